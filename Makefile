@@ -1,0 +1,49 @@
+# ngx_admin_module
+#
+#   make                build the module (build/gcc/objs/*.so)
+#   make test           install missing Debian packages, build, run t/
+#   make test-valgrind  the same suite with nginx under memcheck
+#   make run            a local demo on 127.0.0.1:8080
+#   make lint           clang -Wextra build and util/style-check
+
+BUILD   ?= build
+MODULE  := $(BUILD)/gcc/objs/ngx_http_admin_module.so
+CLANG   := $(BUILD)/clang/objs/ngx_http_admin_module.so
+SOURCES := config $(wildcard ngx_admin_module/*.c ngx_admin_module/*.h)
+
+# everything make test and make run need on a fresh Debian 12
+PACKAGES := make gcc clang perl nginx nginx-dev libhiredis-dev \
+            libjansson-dev libssl-dev valgrind curl
+
+PROVE   := prove -r -I t/lib
+
+.PHONY: all deps test test-valgrind run lint clean
+
+all: $(MODULE)
+
+$(MODULE): $(SOURCES)
+	util/build $(BUILD)/gcc gcc
+
+$(CLANG): $(SOURCES)
+	util/build $(BUILD)/clang clang -Wextra
+
+deps:
+	util/install-deps $(PACKAGES)
+
+lint: $(CLANG)
+	util/style-check
+
+test: deps
+	$(MAKE) --no-print-directory $(MODULE) lint
+	TEST_ADMIN_MODULE=$(abspath $(MODULE)) $(PROVE) t/
+
+test-valgrind: deps
+	$(MAKE) --no-print-directory $(MODULE)
+	TEST_VALGRIND=1 TEST_ADMIN_MODULE=$(abspath $(MODULE)) $(PROVE) t/
+
+run: deps
+	$(MAKE) --no-print-directory $(MODULE)
+	util/demo $(abspath $(MODULE))
+
+clean:
+	rm -rf $(BUILD)
