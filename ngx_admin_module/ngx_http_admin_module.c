@@ -1,0 +1,666 @@
+
+/*
+ * Copyright (C) The ngx_admin_module authors
+ */
+
+
+#include "ngx_http_admin_module.h"
+#include "ngx_http_admin_json.h"
+#include "ngx_http_admin_path.h"
+#include "ngx_http_admin_token.h"
+#include "ngx_http_admin_variables.h"
+#include "ngx_http_admin_verify.h"
+
+
+static ngx_int_t ngx_http_admin_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_admin_gated(ngx_http_request_t *r,
+    ngx_http_admin_loc_conf_t *alcf);
+static ngx_int_t ngx_http_admin_start(ngx_http_request_t *r,
+    ngx_http_admin_loc_conf_t *alcf);
+static ngx_int_t ngx_http_admin_step(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx, ngx_http_admin_loc_conf_t *alcf);
+static ngx_int_t ngx_http_admin_deny(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx, ngx_http_admin_err_e err);
+static ngx_int_t ngx_http_admin_forward(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx);
+static void ngx_http_admin_ctx_cleanup(void *data);
+
+static ngx_int_t ngx_http_admin_add_variables(ngx_conf_t *cf);
+static void *ngx_http_admin_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_admin_init(ngx_conf_t *cf);
+static char *ngx_http_admin_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_admin_check_uri(ngx_conf_t *cf, void *post, void *data);
+
+
+static ngx_conf_post_handler_pt  ngx_http_admin_uri_post =
+    ngx_http_admin_check_uri;
+
+
+static ngx_command_t  ngx_http_admin_commands[] = {
+
+    { ngx_string("admin_gate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_admin_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("admin_gate_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_admin_prefix,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("admin_gate_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_admin_loc_conf_t, verify),
+      &ngx_http_admin_uri_post },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_admin_module_ctx = {
+    ngx_http_admin_add_variables,          /* preconfiguration */
+    ngx_http_admin_init,                   /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_admin_create_loc_conf,        /* create location configuration */
+    ngx_http_admin_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_admin_module = {
+    NGX_MODULE_V1,
+    &ngx_http_admin_module_ctx,            /* module context */
+    ngx_http_admin_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* admin_gate_prefix /_synapse/admin; never changed */
+
+static ngx_str_t  ngx_http_admin_default_prefix = ngx_string("/_synapse/admin");
+
+static ngx_array_t  ngx_http_admin_default_prefixes = {
+    &ngx_http_admin_default_prefix, 1, sizeof(ngx_str_t), 1, NULL
+};
+
+
+/*
+ * The ACCESS-phase handler, entered again after each subrequest:
+ *     no ctx           - gated? then read the token, ask whoami;
+ *     subrequest busy  - NGX_AGAIN;
+ *     whoami answered  - ask the admin check;
+ *     both answered    - forward (NGX_OK) or answer the client ourselves.
+ * Denials are sent from here rather than returned as a status, so neither
+ * "satisfy any" nor an error_page can turn them into something else.
+ */
+
+static ngx_int_t
+ngx_http_admin_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_http_admin_ctx_t       *ctx;
+    ngx_http_admin_loc_conf_t  *alcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_admin_module);
+
+    if (!alcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_admin_module);
+
+    if (ctx == NULL) {
+
+        /* a CORS preflight carries no token: Synapse answers it */
+
+        if (r->method == NGX_HTTP_OPTIONS) {
+            return NGX_DECLINED;
+        }
+
+        rc = ngx_http_admin_gated(r, alcf);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        /* an internal redirect keeps a verdict already given */
+
+        ctx = ngx_http_admin_get_ctx(r);
+
+        if (ctx != NULL && ctx->verdict == NGX_HTTP_ADMIN_ALLOW) {
+            ngx_http_set_ctx(r, ctx, ngx_http_admin_module);
+            return NGX_OK;
+        }
+
+        return ngx_http_admin_start(r, alcf);
+    }
+
+    if (ctx->verdict == NGX_HTTP_ADMIN_ALLOW) {
+        return NGX_OK;
+    }
+
+    if (ctx->verdict != NGX_HTTP_ADMIN_PENDING) {
+        /* answered already */
+        return NGX_DONE;
+    }
+
+    if (!ctx->done) {
+        return NGX_AGAIN;
+    }
+
+    return ngx_http_admin_step(r, ctx, alcf);
+}
+
+
+/*
+ * A request is gated when the canonical form of its raw path, or of the
+ * URI nginx has for it now (after rewrites), starts with a gated prefix.
+ */
+
+static ngx_int_t
+ngx_http_admin_gated(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
+{
+    u_char     *q;
+    ngx_str_t   raw, path;
+
+    raw = r->unparsed_uri;
+
+    q = ngx_strlchr(raw.data, raw.data + raw.len, '?');
+    if (q != NULL) {
+        raw.len = q - raw.data;
+    }
+
+    if (ngx_http_admin_path_canonical(r->pool, &raw, 1, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_admin_path_match(&path, alcf->prefixes)) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_admin_path_canonical(r->pool, &r->uri, 0, &path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_admin_path_match(&path, alcf->prefixes)) {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
+{
+    ngx_str_t                auth[2], line;
+    ngx_uint_t               i, n;
+    ngx_list_part_t         *part;
+    ngx_table_elt_t         *h;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_admin_ctx_t    *ctx;
+    ngx_http_admin_err_e     err;
+    ngx_http_admin_token_t   tok;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_admin_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     ctx->verdict = NGX_HTTP_ADMIN_PENDING;
+     *     ctx->step = NGX_HTTP_ADMIN_STEP_WHOAMI;
+     *     ctx->token = { 0, NULL };
+     *     ctx->user = { 0, NULL };
+     *     ctx->subrequest = NULL;
+     *     ctx->done = 0;
+     */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_admin_ctx_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_admin_module);
+
+    /*
+     * From here on $request, and the "request:" of every error log line,
+     * shows the request without its query token.
+     */
+
+    if (ngx_http_admin_token_redact(r->pool, &r->request_line, &line)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    r->request_line = line;
+
+    n = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Authorization") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Authorization",
+                               sizeof("Authorization") - 1) == 0)
+        {
+            if (n == 0) {
+                ctx->authorization = &h[i];
+            }
+
+            if (n < 2) {
+                auth[n] = h[i].value;
+            }
+
+            n++;
+        }
+    }
+
+    switch (ngx_http_admin_token_extract(r->pool, auth, n, &r->args, &tok)) {
+
+    case NGX_HTTP_ADMIN_TOKEN_OK:
+        break;
+
+    case NGX_HTTP_ADMIN_TOKEN_MISSING:
+        err = NGX_HTTP_ADMIN_ERR_MISSING;
+        goto missing;
+
+    case NGX_HTTP_ADMIN_TOKEN_INVALID_HEADER:
+        err = NGX_HTTP_ADMIN_ERR_INVALID_HEADER;
+        goto missing;
+
+    case NGX_HTTP_ADMIN_TOKEN_TOO_MANY:
+        err = NGX_HTTP_ADMIN_ERR_TOO_MANY;
+        goto missing;
+
+    case NGX_HTTP_ADMIN_TOKEN_MIXING:
+        err = NGX_HTTP_ADMIN_ERR_MIXING;
+        goto missing;
+
+    case NGX_HTTP_ADMIN_TOKEN_BAD:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "admin gate denied request: malformed access token");
+
+        ctx->verdict = NGX_HTTP_ADMIN_UNKNOWN_TOKEN;
+        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_UNKNOWN_TOKEN);
+
+    default: /* NGX_HTTP_ADMIN_TOKEN_NOMEM */
+        return NGX_ERROR;
+    }
+
+    ctx->token = tok.token;
+    ctx->as_user = tok.as_user;
+    ctx->in_query = tok.in_query;
+
+    if (ngx_http_admin_verify_start(r, ctx, &alcf->verify) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+
+missing:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "admin gate denied request: no usable access token");
+
+    ctx->verdict = NGX_HTTP_ADMIN_MISSING_TOKEN;
+
+    return ngx_http_admin_deny(r, ctx, err);
+}
+
+
+static ngx_int_t
+ngx_http_admin_step(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_loc_conf_t *alcf)
+{
+    ngx_http_admin_verdict_e  verdict;
+
+    r->connection->log->action = "verifying the access token";
+
+    verdict = ngx_http_admin_verify_reply(r, ctx);
+
+    if (verdict == NGX_HTTP_ADMIN_PENDING) {
+        ctx->step = NGX_HTTP_ADMIN_STEP_ADMIN;
+
+        if (ngx_http_admin_verify_start(r, ctx, &alcf->verify) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return NGX_AGAIN;
+    }
+
+    ctx->verdict = verdict;
+
+    switch (verdict) {
+
+    case NGX_HTTP_ADMIN_ALLOW:
+        return ngx_http_admin_forward(r, ctx);
+
+    case NGX_HTTP_ADMIN_UNKNOWN_TOKEN:
+        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_UNKNOWN_TOKEN);
+
+    case NGX_HTTP_ADMIN_FORBIDDEN:
+        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_FORBIDDEN);
+
+    default: /* NGX_HTTP_ADMIN_ERROR */
+        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_UNAVAILABLE);
+    }
+}
+
+
+/* answers the client and ends the request; the phase loop stops here */
+
+static ngx_int_t
+ngx_http_admin_deny(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_err_e err)
+{
+    ngx_int_t  rc;
+
+    if (ctx->passthrough) {
+        rc = ngx_http_admin_json_send(r, ctx->status, &ctx->body);
+
+    } else {
+        rc = ngx_http_admin_json_send_error(r, err);
+    }
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * What the upstream gets: exactly one "Authorization: Bearer <token>"
+ * header and the request target without access_token parameters; the
+ * rest of the target stays byte for byte as the client sent it.
+ */
+
+static ngx_int_t
+ngx_http_admin_forward(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
+{
+    u_char           *p, *q, *src;
+    size_t            len;
+    ngx_str_t         args;
+    ngx_table_elt_t  *h;
+
+    h = ctx->authorization;
+
+    if (h == NULL) {
+        h = ngx_list_push(&r->headers_in.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&h->key, "Authorization");
+        h->lowcase_key = (u_char *) "authorization";
+        h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+
+        r->headers_in.authorization = h;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + ctx->token.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.data = p;
+    p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
+    p = ngx_cpymem(p, ctx->token.data, ctx->token.len);
+    h->value.len = p - h->value.data;
+
+    if (ctx->in_query == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_admin_token_strip(r->pool, &r->args, &args) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    src = r->unparsed_uri.data;
+
+    q = ngx_strlchr(src, src + r->unparsed_uri.len, '?');
+    len = (q != NULL) ? (size_t) (q - src) : r->unparsed_uri.len;
+
+    p = ngx_pnalloc(r->pool, len + 1 + args.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->unparsed_uri.data = p;
+    p = ngx_cpymem(p, src, len);
+
+    if (args.len) {
+        *p++ = '?';
+        p = ngx_cpymem(p, args.data, args.len);
+    }
+
+    r->unparsed_uri.len = p - r->unparsed_uri.data;
+    r->args = args;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request's ctx, also after an internal redirect has cleared the
+ * module ctx array: the pool cleanup registered with it still points to it
+ * (the same trick as the realip module).
+ */
+
+ngx_http_admin_ctx_t *
+ngx_http_admin_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t    *cln;
+    ngx_http_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_admin_module);
+
+    if (ctx == NULL && r->internal) {
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_admin_ctx_cleanup) {
+                ctx = cln->data;
+                break;
+            }
+        }
+    }
+
+    return ctx;
+}
+
+
+/*
+ * Only a marker for ngx_http_admin_get_ctx(): everything the ctx holds
+ * lives in the request pool, and nginx ends a pending subrequest itself.
+ */
+
+static void
+ngx_http_admin_ctx_cleanup(void *data)
+{
+}
+
+
+static ngx_int_t
+ngx_http_admin_add_variables(ngx_conf_t *cf)
+{
+    return ngx_http_admin_variables_add(cf);
+}
+
+
+static void *
+ngx_http_admin_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_admin_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_admin_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->verify = { 0, NULL };
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->prefixes = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_admin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_admin_loc_conf_t *prev = parent;
+    ngx_http_admin_loc_conf_t *conf = child;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_ptr_value(conf->prefixes, prev->prefixes,
+                             &ngx_http_admin_default_prefixes);
+    ngx_conf_merge_str_value(conf->verify, prev->verify, "");
+
+    if (conf->enable && conf->verify.len == 0) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        if (clcf->name.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"admin_gate\" is on in location \"%V\" "
+                               "but no \"admin_gate_verify\" is set for it",
+                               &clcf->name);
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"admin_gate\" is on in a server "
+                               "but no \"admin_gate_verify\" is set for it");
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_admin_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_admin_handler;
+
+    return ngx_http_admin_verify_init(cf);
+}
+
+
+static char *
+ngx_http_admin_prefix(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_admin_loc_conf_t *alcf = conf;
+
+    ngx_str_t   *value, *prefix;
+    ngx_uint_t   i;
+
+    if (alcf->prefixes != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    alcf->prefixes = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                      sizeof(ngx_str_t));
+    if (alcf->prefixes == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 0 || value[i].data[0] != '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid prefix \"%V\": it must start with "
+                               "\"/\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        prefix = ngx_array_push(alcf->prefixes);
+        if (prefix == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_admin_path_canonical(cf->pool, &value[i], 0, prefix)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_admin_check_uri(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *uri = data;
+
+    if (uri->len == 0 || uri->data[0] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid location \"%V\": it must start with "
+                           "\"/\"", uri);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}

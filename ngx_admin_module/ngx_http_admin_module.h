@@ -1,0 +1,72 @@
+
+/*
+ * Copyright (C) The ngx_admin_module authors
+ */
+
+
+#ifndef _NGX_HTTP_ADMIN_MODULE_H_INCLUDED_
+#define _NGX_HTTP_ADMIN_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/* a Synapse user id is at most 255 bytes */
+#define NGX_HTTP_ADMIN_USER_MAX  255
+
+
+typedef enum {
+    NGX_HTTP_ADMIN_PENDING = 0,
+    NGX_HTTP_ADMIN_ALLOW,
+    NGX_HTTP_ADMIN_MISSING_TOKEN,
+    NGX_HTTP_ADMIN_UNKNOWN_TOKEN,
+    NGX_HTTP_ADMIN_FORBIDDEN,
+    NGX_HTTP_ADMIN_ERROR
+} ngx_http_admin_verdict_e;
+
+
+typedef enum {
+    NGX_HTTP_ADMIN_STEP_WHOAMI = 0,
+    NGX_HTTP_ADMIN_STEP_ADMIN
+} ngx_http_admin_step_e;
+
+
+typedef struct {
+    ngx_flag_t                 enable;
+    ngx_array_t               *prefixes;      /* of ngx_str_t, canonical */
+    ngx_str_t                  verify;
+} ngx_http_admin_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_admin_verdict_e   verdict;
+    ngx_http_admin_step_e      step;
+
+    ngx_str_t                  token;         /* normalized */
+    ngx_str_t                  as_user;       /* appservice user_id */
+    ngx_str_t                  user;          /* verified user id */
+    ngx_table_elt_t           *authorization;
+    ngx_uint_t                 in_query;      /* access_token entries */
+
+    ngx_http_request_t        *subrequest;
+    ngx_str_t                  verify_uri;    /* of the subrequest */
+    ngx_uint_t                 status;        /* of the subrequest */
+    off_t                      received;      /* body bytes so far */
+    ngx_str_t                  body;          /* of the subrequest */
+
+    unsigned                   done:1;        /* subrequest finished */
+    unsigned                   failed:1;      /* ... without a reply */
+    unsigned                   oversized:1;   /* ... too big to read */
+    unsigned                   passthrough:1; /* answer with its reply */
+} ngx_http_admin_ctx_t;
+
+
+ngx_http_admin_ctx_t *ngx_http_admin_get_ctx(ngx_http_request_t *r);
+
+
+extern ngx_module_t  ngx_http_admin_module;
+
+
+#endif /* _NGX_HTTP_ADMIN_MODULE_H_INCLUDED_ */

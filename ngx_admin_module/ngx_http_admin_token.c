@@ -1,0 +1,392 @@
+
+/*
+ * Copyright (C) The ngx_admin_module authors
+ */
+
+
+#include "ngx_http_admin_module.h"
+
+#include <openssl/sha.h>
+
+#include "ngx_http_admin_path.h"
+#include "ngx_http_admin_token.h"
+
+
+/* the longest parameter name we look for, fully percent-encoded */
+#define NGX_HTTP_ADMIN_ARG_NAME_MAX  (3 * (sizeof("access_token") - 1))
+
+
+typedef struct {
+    u_char                   *start;
+    u_char                   *eq;            /* first "=", or NULL */
+    u_char                   *end;
+} ngx_http_admin_arg_t;
+
+
+static u_char *ngx_http_admin_token_arg(u_char *p, u_char *last,
+    ngx_http_admin_arg_t *arg);
+static ngx_uint_t ngx_http_admin_token_arg_is(ngx_http_admin_arg_t *arg,
+    ngx_str_t *name);
+static ngx_http_admin_token_e ngx_http_admin_token_bearer(ngx_str_t *value,
+    ngx_str_t *token);
+static ngx_int_t ngx_http_admin_token_unescape(ngx_pool_t *pool,
+    u_char *start, u_char *end, ngx_str_t *out);
+
+
+static ngx_str_t  ngx_http_admin_access_token = ngx_string("access_token");
+static ngx_str_t  ngx_http_admin_user_id = ngx_string("user_id");
+
+
+/*
+ * Finds the access token the way Synapse does (synapse/api/auth.py),
+ * with the query string parsed as Twisted parses it: "&" and ";" separate
+ * parameters, names and values are percent-decoded, "+" is a space, an
+ * entry without "=" does not exist, and the first value wins.  Unlike
+ * Synapse, the scheme's letter case and the amount of blank space around
+ * the token do not matter.  A token that is empty or has a byte outside
+ * visible ASCII can never be valid: it is refused here.
+ */
+
+ngx_http_admin_token_e
+ngx_http_admin_token_extract(ngx_pool_t *pool, ngx_str_t *headers,
+    ngx_uint_t nheaders, ngx_str_t *args, ngx_http_admin_token_t *out)
+{
+    u_char                  *p, *last;
+    ngx_http_admin_arg_t     arg, *query;
+    ngx_http_admin_arg_t     qarg;
+    ngx_http_admin_token_e   rc;
+
+    ngx_memzero(out, sizeof(ngx_http_admin_token_t));
+
+    query = NULL;
+    last = args->data + args->len;
+
+    for (p = args->data; /* void */ ; p++) {
+
+        p = ngx_http_admin_token_arg(p, last, &arg);
+
+        if (ngx_http_admin_token_arg_is(&arg, &ngx_http_admin_access_token)) {
+            out->in_query++;
+
+            if (arg.eq != NULL && query == NULL) {
+                qarg = arg;
+                query = &qarg;
+            }
+
+        } else if (arg.eq != NULL
+                   && out->as_user.data == NULL
+                   && ngx_http_admin_token_arg_is(&arg,
+                                                  &ngx_http_admin_user_id))
+        {
+            if (ngx_http_admin_token_unescape(pool, arg.eq + 1, arg.end,
+                                              &out->as_user)
+                != NGX_OK)
+            {
+                return NGX_HTTP_ADMIN_TOKEN_NOMEM;
+            }
+        }
+
+        if (p >= last) {
+            break;
+        }
+    }
+
+    if (nheaders) {
+
+        if (query != NULL) {
+            return NGX_HTTP_ADMIN_TOKEN_MIXING;
+        }
+
+        if (nheaders > 1) {
+            return NGX_HTTP_ADMIN_TOKEN_TOO_MANY;
+        }
+
+        rc = ngx_http_admin_token_bearer(&headers[0], &out->token);
+        if (rc != NGX_HTTP_ADMIN_TOKEN_OK) {
+            return rc;
+        }
+
+    } else {
+
+        if (query == NULL) {
+            return NGX_HTTP_ADMIN_TOKEN_MISSING;
+        }
+
+        if (ngx_http_admin_token_unescape(pool, query->eq + 1, query->end,
+                                          &out->token)
+            != NGX_OK)
+        {
+            return NGX_HTTP_ADMIN_TOKEN_NOMEM;
+        }
+    }
+
+    if (out->token.len == 0) {
+        return NGX_HTTP_ADMIN_TOKEN_BAD;
+    }
+
+    last = out->token.data + out->token.len;
+
+    for (p = out->token.data; p < last; p++) {
+        if (*p < 0x21 || *p > 0x7e) {
+            return NGX_HTTP_ADMIN_TOKEN_BAD;
+        }
+    }
+
+    return NGX_HTTP_ADMIN_TOKEN_OK;
+}
+
+
+/*
+ * The query string without its access_token entries.  Every other entry
+ * keeps its bytes and the separator that came before it.
+ */
+
+ngx_int_t
+ngx_http_admin_token_strip(ngx_pool_t *pool, ngx_str_t *args, ngx_str_t *out)
+{
+    u_char                *p, *o, *last, *sep;
+    ngx_uint_t             kept;
+    ngx_http_admin_arg_t   arg;
+
+    o = ngx_pnalloc(pool, args->len + 1);
+    if (o == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = o;
+
+    kept = 0;
+    sep = NULL;
+    last = args->data + args->len;
+
+    for (p = args->data; /* void */ ; p++) {
+
+        p = ngx_http_admin_token_arg(p, last, &arg);
+
+        if (!ngx_http_admin_token_arg_is(&arg, &ngx_http_admin_access_token)) {
+
+            /* "sep" is the separator before this entry, never the first */
+
+            if (kept++) {
+                *o++ = *sep;
+            }
+
+            o = ngx_cpymem(o, arg.start, arg.end - arg.start);
+        }
+
+        if (p >= last) {
+            break;
+        }
+
+        sep = p;
+    }
+
+    out->len = o - out->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A request line with the value of every access_token entry of its query
+ * string replaced by "***": "GET /x?access_token=***&a=1 HTTP/1.1".
+ * The line is returned as is when there is nothing to hide.
+ */
+
+ngx_int_t
+ngx_http_admin_token_redact(ngx_pool_t *pool, ngx_str_t *line, ngx_str_t *out)
+{
+    u_char                *p, *o, *q, *end, *last;
+    ngx_uint_t             n;
+    ngx_http_admin_arg_t   arg;
+
+    *out = *line;
+
+    last = line->data + line->len;
+
+    q = ngx_strlchr(line->data, last, '?');
+    if (q == NULL) {
+        return NGX_OK;
+    }
+
+    /* the query ends where " HTTP/x.y" begins; a raw space may precede */
+
+    end = last;
+
+    for (p = last; p > q; p--) {
+        if (p[-1] == ' ') {
+            if (last - p > 5 && ngx_strncmp(p, "HTTP/", 5) == 0) {
+                end = p - 1;
+            }
+
+            break;
+        }
+    }
+
+    n = 0;
+
+    for (p = q + 1; /* void */ ; p++) {
+        p = ngx_http_admin_token_arg(p, end, &arg);
+
+        if (arg.eq != NULL
+            && ngx_http_admin_token_arg_is(&arg, &ngx_http_admin_access_token))
+        {
+            n++;
+        }
+
+        if (p >= end) {
+            break;
+        }
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    o = ngx_pnalloc(pool, line->len + n * (sizeof("***") - 1));
+    if (o == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = o;
+    o = ngx_cpymem(o, line->data, q + 1 - line->data);
+
+    for (p = q + 1; /* void */ ; p++) {
+        p = ngx_http_admin_token_arg(p, end, &arg);
+
+        if (arg.eq != NULL
+            && ngx_http_admin_token_arg_is(&arg, &ngx_http_admin_access_token))
+        {
+            o = ngx_cpymem(o, arg.start, arg.eq + 1 - arg.start);
+            o = ngx_cpymem(o, "***", sizeof("***") - 1);
+
+        } else {
+            o = ngx_cpymem(o, arg.start, arg.end - arg.start);
+        }
+
+        if (p >= end) {
+            break;
+        }
+
+        *o++ = *p;
+    }
+
+    o = ngx_cpymem(o, end, last - end);
+
+    out->len = o - out->data;
+
+    return NGX_OK;
+}
+
+
+/* the token's stand-in in logs: 8 hex digits of its SHA-256 */
+
+void
+ngx_http_admin_token_tag(ngx_str_t *token, u_char *tag)
+{
+    u_char  md[SHA256_DIGEST_LENGTH];
+
+    SHA256(token->data, token->len, md);
+
+    ngx_hex_dump(tag, md, NGX_HTTP_ADMIN_TOKEN_TAG_LEN / 2);
+}
+
+
+static u_char *
+ngx_http_admin_token_arg(u_char *p, u_char *last, ngx_http_admin_arg_t *arg)
+{
+    arg->start = p;
+    arg->eq = NULL;
+
+    for ( /* void */ ; p < last && *p != '&' && *p != ';'; p++) {
+        if (*p == '=' && arg->eq == NULL) {
+            arg->eq = p;
+        }
+    }
+
+    arg->end = p;
+
+    return p;
+}
+
+
+static ngx_uint_t
+ngx_http_admin_token_arg_is(ngx_http_admin_arg_t *arg, ngx_str_t *name)
+{
+    u_char  *last;
+    size_t   len;
+    u_char   buf[NGX_HTTP_ADMIN_ARG_NAME_MAX];
+
+    last = (arg->eq != NULL) ? arg->eq : arg->end;
+    len = last - arg->start;
+
+    if (len < name->len || len > 3 * name->len) {
+        return 0;
+    }
+
+    len = ngx_http_admin_path_unescape(buf, arg->start, len, 1) - buf;
+
+    return len == name->len && ngx_memcmp(buf, name->data, len) == 0;
+}
+
+
+static ngx_http_admin_token_e
+ngx_http_admin_token_bearer(ngx_str_t *value, ngx_str_t *token)
+{
+    u_char  *p, *last;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    if (last - p < 7 || ngx_strncasecmp(p, (u_char *) "bearer", 6) != 0) {
+        return NGX_HTTP_ADMIN_TOKEN_INVALID_HEADER;
+    }
+
+    p += 6;
+
+    if (*p != ' ' && *p != '\t') {
+        return NGX_HTTP_ADMIN_TOKEN_INVALID_HEADER;
+    }
+
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+
+    token->data = p;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p == ' ' || *p == '\t') {
+            return NGX_HTTP_ADMIN_TOKEN_INVALID_HEADER;
+        }
+    }
+
+    token->len = p - token->data;
+
+    return NGX_HTTP_ADMIN_TOKEN_OK;
+}
+
+
+static ngx_int_t
+ngx_http_admin_token_unescape(ngx_pool_t *pool, u_char *start, u_char *end,
+    ngx_str_t *out)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, end - start + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+    out->len = ngx_http_admin_path_unescape(p, start, end - start, 1) - p;
+
+    return NGX_OK;
+}
