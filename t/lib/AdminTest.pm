@@ -1,0 +1,384 @@
+package AdminTest;
+
+# The test harness: one temp prefix and one nginx per test file.
+#
+#   my $t = AdminTest->new(secrets => [@tokens]);
+#   $t->run($conf);               # expands %%...%%, starts, waits for ports
+#   my $res = $t->get('/path', Authorization => 'Bearer x');
+#   $t->stop;                     # QUIT, then asserts on the logs
+#
+# Placeholders: %%TEST_GLOBALS%% (load_module, pid, error_log),
+# %%TEST_GLOBALS_HTTP%% (temp paths, access_log), %%TESTDIR%%, %%MODULE%%,
+# %%PORT_n%% (a free loopback port per n), %%SYNAPSE%% / %%SYNAPSE_name%%
+# (the port of a fake Synapse started with $t->synapse).
+#
+# Written for this project after nginx-tests' lib/Test/Nginx.pm.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(free_port http parse_response wait_port log_problems);
+
+my $VALGRIND = $ENV{TEST_VALGRIND};
+
+# how much slower everything is under memcheck
+our $SLOW = $VALGRIND ? 10 : 1;
+
+sub new {
+    my ($class, %o) = @_;
+
+    my $self = bless {
+        secrets => $o{secrets} || [],
+        level   => $o{error_log_level} || 'info',
+        ports   => {},
+    }, $class;
+
+    $self->{dir} = tempdir('admin-test-XXXXXX', TMPDIR => 1,
+        CLEANUP => !$ENV{TEST_NGINX_LEAVE});
+
+    $self->{binary} = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+    $self->{module} = $ENV{TEST_ADMIN_MODULE}
+        || 'build/gcc/objs/ngx_http_admin_module.so';
+
+    plan(skip_all => "no module at $self->{module} (run make)")
+        unless -f $self->{module};
+
+    diag("test dir: $self->{dir}") if $ENV{TEST_NGINX_LEAVE};
+
+    return $self;
+}
+
+sub testdir { $_[0]->{dir} }
+
+sub port {
+    my ($self, $n) = @_;
+    return $self->{ports}{$n} //= free_port();
+}
+
+# starts a FakeSynapse on a free port; its log lives in the test dir
+sub synapse {
+    my ($self, %o) = @_;
+
+    require FakeSynapse;
+
+    my $name = $o{name} || 'synapse';
+    my $fs = FakeSynapse->new(%o, name => $name, dir => $self->{dir},
+        port => free_port())->start;
+
+    push @{ $self->{secrets} }, grep { !/^\*/ } keys %{ $fs->{tokens} };
+
+    return $self->{synapses}{$name} = $fs;
+}
+
+sub expand {
+    my ($self, $text) = @_;
+
+    my $dir = $self->{dir};
+    my $module = $self->{module};
+    $module = Cwd::abs_path($module) if $module !~ m{^/};
+
+    my $globals = <<"END";
+load_module $module;
+pid $dir/nginx.pid;
+error_log $dir/error.log $self->{level};
+END
+
+    my $http = <<"END";
+client_body_temp_path $dir/client_body_temp;
+proxy_temp_path $dir/proxy_temp;
+fastcgi_temp_path $dir/fastcgi_temp;
+uwsgi_temp_path $dir/uwsgi_temp;
+scgi_temp_path $dir/scgi_temp;
+access_log $dir/access.log;
+END
+
+    $text =~ s/%%TEST_GLOBALS%%/$globals/g;
+    $text =~ s/%%TEST_GLOBALS_HTTP%%/$http/g;
+    $text =~ s/%%TESTDIR%%/$dir/g;
+    $text =~ s/%%MODULE%%/$module/g;
+    $text =~ s/%%PORT_(\d+)%%/$self->port($1)/ge;
+    $text =~ s/%%SYNAPSE(?:_(\w+))?%%/$self->{synapses}{$1 || 'synapse'}->port/ge;
+
+    return $text;
+}
+
+sub write_file {
+    my ($self, $name, $content) = @_;
+
+    open my $fh, '>', "$self->{dir}/$name" or die "$name: $!";
+    print $fh $content;
+    close $fh;
+
+    return "$self->{dir}/$name";
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+
+    open my $fh, '<', "$self->{dir}/$name" or return '';
+    local $/;
+    my $content = <$fh>;
+    close $fh;
+
+    return $content;
+}
+
+# nginx -t on a configuration: (exit code, output)
+sub test_config {
+    my ($self, $conf) = @_;
+
+    $self->write_file('nginx.conf', $self->expand($conf));
+
+    my $out = `$self->{binary} -t -p $self->{dir}/ -c $self->{dir}/nginx.conf -e $self->{dir}/error.log 2>&1`;
+
+    return ($? >> 8, $out);
+}
+
+sub run {
+    my ($self, $conf) = @_;
+
+    my $text = $self->expand($conf);
+    $self->write_file('nginx.conf', $text);
+
+    my @cmd = ($self->{binary}, '-p', "$self->{dir}/",
+        '-c', "$self->{dir}/nginx.conf", '-e', "$self->{dir}/error.log",
+        '-g', 'daemon off;');
+
+    if ($VALGRIND) {
+        unshift @cmd, 'valgrind', '--tool=memcheck', '--leak-check=full',
+            '--errors-for-leak-kinds=definite', '--show-leak-kinds=definite',
+            '--num-callers=30', '--suppressions=' . Cwd::abs_path('t/valgrind.supp'),
+            "--log-file=$self->{dir}/valgrind.%p.log";
+    }
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>>', "$self->{dir}/stderr.log";
+        open STDERR, '>>', "$self->{dir}/stderr.log";
+        exec @cmd or die "exec: $!";
+    }
+
+    $self->{pid} = $pid;
+
+    for my $port ($text =~ /listen\s+127\.0\.0\.1:(\d+)/g) {
+        next if wait_port($port, 30 * $SLOW);
+        my $log = $self->read_file('error.log') . $self->read_file('stderr.log');
+        die "nginx did not start listening on $port:\n$log";
+    }
+
+    return $self;
+}
+
+sub stop {
+    my ($self) = @_;
+
+    return unless $self->{pid};
+
+    kill 'QUIT', $self->{pid};
+
+    my $deadline = time + 30 * $SLOW;
+    while (time < $deadline) {
+        last if waitpid($self->{pid}, WNOHANG) == $self->{pid};
+        sleep 0.05;
+    }
+
+    if (kill 0, $self->{pid}) {
+        kill 'KILL', $self->{pid};
+        waitpid($self->{pid}, 0);
+        fail('nginx stopped on QUIT');
+    }
+
+    delete $self->{pid};
+
+    $_->stop for values %{ $self->{synapses} || {} };
+
+    $self->check_logs;
+}
+
+# asserts on what nginx wrote: no alert/crit/emerg, no secret, no
+# valgrind error
+sub check_logs {
+    my ($self) = @_;
+
+    my $error = $self->read_file('error.log');
+    my $access = $self->read_file('access.log');
+
+    my @problems = log_problems($error . $access, $self->{secrets});
+
+    if ($VALGRIND) {
+        opendir my $dh, $self->{dir};
+        for my $f (grep { /^valgrind\.\d+\.log$/ } readdir $dh) {
+            my $v = $self->read_file($f);
+            push @problems, "valgrind errors in $f:\n$v"
+                if $v =~ /ERROR SUMMARY: [1-9]/;
+        }
+        closedir $dh;
+    }
+
+    ok(!@problems, 'error log clean: no alert, crit, emerg, token or '
+        . 'valgrind error') or diag(join("\n", @problems));
+
+    diag("error.log:\n$error") if $ENV{TEST_NGINX_CATLOG};
+}
+
+# the problems a log shows: lines at alert/crit/emerg, and any secret
+sub log_problems {
+    my ($log, $secrets) = @_;
+
+    my @problems = grep { /\[(alert|crit|emerg)\]/ } split /\n/, $log;
+
+    for my $s (@$secrets) {
+        push @problems, "secret \"$s\" in the logs" if index($log, $s) >= 0;
+    }
+
+    return @problems;
+}
+
+sub error_log { $_[0]->read_file('error.log') }
+
+# lines of the error log written since the last call
+sub new_errors {
+    my ($self) = @_;
+
+    my $log = $self->error_log;
+    my $new = substr($log, $self->{error_seen} || 0);
+    $self->{error_seen} = length $log;
+
+    return $new;
+}
+
+sub get {
+    my ($self, $target, @headers) = @_;
+    return $self->request('GET', $target, @headers);
+}
+
+sub request {
+    my ($self, $method, $target, @headers) = @_;
+
+    my $port = $self->port(0);
+    my $body = '';
+    my $raw = "$method $target HTTP/1.1\r\nHost: localhost\r\n"
+        . "Connection: close\r\n";
+
+    while (my ($k, $v) = splice @headers, 0, 2) {
+        if ($k eq 'body') {
+            $body = $v;
+            $raw .= 'Content-Length: ' . length($v) . "\r\n";
+            next;
+        }
+        $raw .= "$k: $v\r\n";
+    }
+
+    return parse_response(http($port, "$raw\r\n$body"));
+}
+
+# a test that died: stop nginx fast (TERM), never orphaning its workers
+sub DESTROY {
+    my ($self) = @_;
+
+    return unless $self->{pid};
+
+    kill 'TERM', $self->{pid};
+
+    my $deadline = time + 10 * $SLOW;
+    while (time < $deadline) {
+        return if waitpid($self->{pid}, WNOHANG) == $self->{pid};
+        sleep 0.05;
+    }
+
+    kill 'KILL', $self->{pid};
+    waitpid($self->{pid}, 0);
+}
+
+###############################################################################
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+        Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die "port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub wait_port {
+    my ($port, $timeout) = @_;
+
+    my $deadline = time + $timeout;
+    while (time < $deadline) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+            Proto => 'tcp');
+        return 1 if $s;
+        sleep 0.05;
+    }
+
+    return 0;
+}
+
+# sends a raw request, returns the raw answer (the server closes)
+sub http {
+    my ($port, $raw, %o) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+        Proto => 'tcp', Timeout => 10) or die "connect $port: $!";
+
+    $s->syswrite($raw);
+
+    my $answer = '';
+    my $deadline = time + ($o{timeout} || 30 * $SLOW);
+
+    local $SIG{ALRM} = sub { die "timeout\n" };
+    eval {
+        while (time < $deadline) {
+            alarm(int($deadline - time) + 1);
+            my $n = $s->sysread(my $buf, 65536);
+            alarm(0);
+            last unless $n;
+            $answer .= $buf;
+        }
+    };
+    alarm(0);
+
+    return $answer;
+}
+
+# (status, headers: lowercase name => [values], body)
+sub parse_response {
+    my ($raw) = @_;
+
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    return { status => 0, headers => {}, body => '', raw => $raw }
+        unless defined $head && $head =~ m{^HTTP/\d\.\d (\d+)};
+
+    my %res = (status => $1, headers => {}, body => $body // '', raw => $raw);
+
+    for my $line (split /\r\n/, $head) {
+        next unless $line =~ /^([^:\s]+):\s*(.*)$/;
+        push @{ $res{headers}{lc $1} }, $2;
+    }
+
+    if (($res{headers}{'transfer-encoding'}[0] // '') eq 'chunked') {
+        my ($decoded, $rest) = ('', $res{body});
+        while ($rest =~ s/^([0-9a-fA-F]+)\r\n//) {
+            my $n = hex $1;
+            last if $n == 0;
+            $decoded .= substr($rest, 0, $n, '');
+            $rest =~ s/^\r\n//;
+        }
+        $res{body} = $decoded;
+    }
+
+    return \%res;
+}
+
+use Cwd ();
+
+1;

@@ -1,0 +1,311 @@
+package FakeSynapse;
+
+# A stand-in for Synapse on a loopback port, forked per connection.
+#
+#   whoami    GET /_matrix/client/{r0,v3}/account/whoami
+#   admin     GET /_synapse/admin/v1/users/<user id>/admin
+#   anything else: 200 and a JSON echo of the request (the fake upstream)
+#
+# Tokens and users come from tables (defaults below, more via new()).  A
+# token may carry canned replies per step, [status, body, delay seconds],
+# to be slow, fail or send garbage.  Every request is appended to
+# synapse.log as one JSON line, so tests count calls and see headers.
+#
+# Run as a script for the demo: perl t/lib/FakeSynapse.pm PORT
+
+use strict;
+use warnings;
+
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(WNOHANG _exit);
+use Time::HiRes qw(sleep);
+
+my $JSON = JSON::PP->new->canonical;
+
+our %USERS = (
+    '@admin:test'  => { admin => 1 },
+    '@user:test'   => { admin => 0 },
+    '@bridge:test' => { admin => 0 },
+    '@other:test'  => { admin => 1 },
+);
+
+our %TOKENS = (
+    adm_tok => { user => '@admin:test' },
+    usr_tok => { user => '@user:test' },
+    as_tok  => { user => '@bridge:test', appservice => 1 },
+);
+
+sub new {
+    my ($class, %o) = @_;
+
+    my $self = bless {
+        dir    => $o{dir},
+        port   => $o{port},
+        tokens => { %TOKENS, %{ $o{tokens} || {} } },
+        users  => { %USERS, %{ $o{users} || {} } },
+        name   => $o{name} || 'synapse',
+    }, $class;
+
+    $self->{log} = "$self->{dir}/$self->{name}.log";
+
+    return $self;
+}
+
+sub start {
+    my ($self) = @_;
+
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+        LocalPort => $self->{port}, Proto => 'tcp', Listen => 64,
+        ReuseAddr => 1) or die "fake synapse: listen $self->{port}: $!";
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        $self->serve($listen);
+        _exit(0);
+    }
+
+    close $listen;
+    $self->{pid} = $pid;
+
+    return $self;
+}
+
+sub stop {
+    my ($self) = @_;
+
+    return unless $self->{pid};
+
+    kill 'TERM', $self->{pid};
+    waitpid($self->{pid}, 0);
+    delete $self->{pid};
+}
+
+sub DESTROY { $_[0]->stop }
+
+sub port { $_[0]->{port} }
+
+# the requests received so far, oldest first
+sub requests {
+    my ($self) = @_;
+
+    my @r;
+
+    if (open my $fh, '<', $self->{log}) {
+        @r = map { $JSON->decode($_) } <$fh>;
+        close $fh;
+    }
+
+    return @r;
+}
+
+sub hits {
+    my ($self, $re) = @_;
+    return scalar grep { $_->{target} =~ $re } $self->requests;
+}
+
+sub whoami_hits { $_[0]->hits(qr{/account/whoami}) }
+
+sub admin_hits { $_[0]->hits(qr{^/_synapse/admin/v1/users/[^/]+/admin}) }
+
+sub upstream_requests {
+    my ($self) = @_;
+    return grep { $_->{target} !~ m{/account/whoami|/users/[^/]+/admin}
+        } $self->requests;
+}
+
+sub clear_log { unlink $_[0]->{log} }
+
+###############################################################################
+
+sub serve {
+    my ($self, $listen) = @_;
+
+    my $stop = 0;
+    local $SIG{TERM} = sub { $stop = 1; close $listen };
+    local $SIG{CHLD} = sub { 1 while waitpid(-1, WNOHANG) > 0 };
+
+    while (!$stop) {
+        my $c = $listen->accept or next;
+
+        my $pid = fork();
+        if (defined $pid && $pid == 0) {
+            close $listen;
+            local $SIG{TERM} = 'DEFAULT';
+            eval { $self->handle($c) };
+            _exit(0);
+        }
+
+        close $c;
+    }
+}
+
+sub handle {
+    my ($self, $c) = @_;
+
+    my $raw = '';
+    local $SIG{ALRM} = sub { die "timeout\n" };
+    alarm(30);
+
+    while ($raw !~ /\r\n\r\n/) {
+        my $n = $c->sysread($raw, 65536, length $raw);
+        return unless $n;
+    }
+
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    my ($line, @lines) = split /\r\n/, $head;
+    my ($method, $target) = split / /, $line;
+    my @headers = map { [ split /:\s*/, $_, 2 ] } @lines;
+
+    my ($cl) = map { $_->[1] } grep { lc $_->[0] eq 'content-length' }
+        @headers;
+    while (defined $cl && length($body) < $cl) {
+        my $n = $c->sysread($body, 65536, length $body);
+        last unless $n;
+    }
+
+    alarm(0);
+
+    my %req = (method => $method, target => $target, headers => \@headers,
+        body => $body);
+
+    open my $log, '>>', $self->{log} or die "$self->{log}: $!";
+    syswrite $log, $JSON->encode(\%req) . "\n";
+    close $log;
+
+    my ($status, $reply, $delay) = $self->route(\%req);
+
+    sleep $delay if $delay;
+
+    my $text = { 200 => 'OK', 401 => 'Unauthorized', 403 => 'Forbidden',
+        404 => 'Not Found', 500 => 'Internal Server Error' }->{$status}
+        || 'Status';
+
+    $c->syswrite("HTTP/1.1 $status $text\r\n"
+        . "Content-Type: application/json\r\n"
+        . "Content-Length: " . length($reply) . "\r\n"
+        . "Connection: close\r\n\r\n" . $reply);
+    close $c;
+}
+
+sub route {
+    my ($self, $req) = @_;
+
+    my ($path, $query) = split /\?/, $req->{target}, 2;
+    my %args = parse_query($query // '');
+
+    if ($path =~ m{^/_matrix/client/(?:r0|v3)/account/whoami$}) {
+        return $self->whoami($req, \%args);
+    }
+
+    if ($path =~ m{^/_synapse/admin/v1/users/([^/]+)/admin$}) {
+        return $self->admin_check($req, \%args, unescape($1));
+    }
+
+    return (200, $JSON->encode({ echo => $req }));
+}
+
+sub whoami {
+    my ($self, $req, $args) = @_;
+
+    my ($t, $user, @err) = $self->caller_of($req, $args);
+    return @err if @err;
+
+    return @{ $t->{whoami} } if $t->{whoami};
+
+    return (200, $JSON->encode({ user_id => $user, is_guest => JSON::PP::false,
+        device_id => 'FAKEDEVICE' }));
+}
+
+sub admin_check {
+    my ($self, $req, $args, $target) = @_;
+
+    my ($t, $user, @err) = $self->caller_of($req, $args);
+    return @err if @err;
+
+    return @{ $t->{admin} } if $t->{admin};
+
+    return (403, $JSON->encode({ errcode => 'M_FORBIDDEN',
+        error => 'You are not a server admin' }))
+        unless $self->{users}{$user}{admin};
+
+    return (404, $JSON->encode({ errcode => 'M_NOT_FOUND',
+        error => 'User not found' }))
+        unless $self->{users}{$target};
+
+    return (200, $JSON->encode({ admin => $self->{users}{$target}{admin}
+        ? JSON::PP::true : JSON::PP::false }));
+}
+
+# (token entry, acting user) or (undef, undef, status, body)
+sub caller_of {
+    my ($self, $req, $args) = @_;
+
+    my ($auth) = map { $_->[1] } grep { lc $_->[0] eq 'authorization' }
+        @{ $req->{headers} };
+
+    my $token = (defined $auth && $auth =~ /^Bearer (\S+)$/) ? $1
+        : $args->{access_token};
+
+    my $t = defined $token ? $self->{tokens}{$token} : undef;
+
+    return (undef, undef, 401, $JSON->encode({ errcode => 'M_UNKNOWN_TOKEN',
+        error => 'Invalid access token passed.',
+        soft_logout => JSON::PP::false }))
+        unless $t;
+
+    my $user = $t->{user};
+
+    if ($t->{appservice} && defined $args->{user_id}) {
+        $user = $args->{user_id};
+        return (undef, undef, 403, $JSON->encode({ errcode => 'M_FORBIDDEN',
+            error => 'Application service cannot masquerade as this user.' }))
+            unless $self->{users}{$user};
+    }
+
+    return ($t, $user);
+}
+
+sub parse_query {
+    my ($q) = @_;
+
+    my %args;
+    for my $kv (split /[&;]/, $q) {
+        next unless $kv =~ /=/;
+        my ($k, $v) = map { unescape($_ =~ tr/+/ /r) } split /=/, $kv, 2;
+        $args{$k} //= $v;
+    }
+
+    return %args;
+}
+
+sub unescape {
+    my ($s) = @_;
+    $s =~ s/%([0-9a-fA-F]{2})/chr hex $1/ge;
+    return $s;
+}
+
+###############################################################################
+
+# the demo: perl t/lib/FakeSynapse.pm PORT [LOG DIR]
+unless (caller) {
+    my ($port, $dir) = @ARGV;
+    die "usage: $0 PORT [DIR]\n" unless $port;
+
+    my $fs = FakeSynapse->new(port => $port, dir => $dir || '/tmp',
+        name => 'fake-synapse',
+        tokens => {
+            demo_admin_token => { user => '@admin:test' },
+            demo_user_token  => { user => '@user:test' },
+        });
+
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+        LocalPort => $port, Proto => 'tcp', Listen => 64, ReuseAddr => 1)
+        or die "listen $port: $!";
+
+    $fs->serve($listen);
+}
+
+1;
