@@ -18,13 +18,15 @@ static ngx_int_t ngx_http_admin_verify_done(ngx_http_request_t *r,
     void *data, ngx_int_t rc);
 static ngx_int_t ngx_http_admin_verify_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_http_admin_verdict_e ngx_http_admin_verify_not_admin(
+    ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx);
 static ngx_http_admin_verdict_e ngx_http_admin_verify_fail(
     ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx, const char *why);
 static u_char *ngx_http_admin_verify_escape(u_char *dst, ngx_str_t *src);
 
 
 /* the filter chain is a process-wide list by nginx's design */
-static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
+static ngx_http_output_body_filter_pt  ngx_http_admin_next_body_filter;
 
 
 static ngx_str_t  ngx_http_admin_whoami_uri =
@@ -43,7 +45,7 @@ static ngx_str_t  ngx_http_admin_steps[] = {
 ngx_int_t
 ngx_http_admin_verify_init(ngx_conf_t *cf)
 {
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_admin_next_body_filter = ngx_http_top_body_filter;
     ngx_http_top_body_filter = ngx_http_admin_verify_body_filter;
 
     return NGX_OK;
@@ -169,13 +171,15 @@ ngx_http_admin_verify_reply(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
     if (ctx->step == NGX_HTTP_ADMIN_STEP_ADMIN
         && ctx->status == NGX_HTTP_FORBIDDEN)
     {
-        admin = 0;
-        goto verdict;
+        /* Synapse refuses the check to a caller who is not an admin */
+        return ngx_http_admin_verify_not_admin(r, ctx);
     }
 
     if (ctx->status != NGX_HTTP_OK) {
         return ngx_http_admin_verify_fail(r, ctx, "unexpected status");
     }
+
+    admin = 0;
 
     if (ctx->step == NGX_HTTP_ADMIN_STEP_WHOAMI) {
         rc = ngx_http_admin_json_whoami(r->pool, &ctx->body, &ctx->user,
@@ -197,23 +201,14 @@ ngx_http_admin_verify_reply(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
         return NGX_HTTP_ADMIN_PENDING;
     }
 
-verdict:
-
-    if (admin) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "admin gate allowed user \"%V\"", &ctx->user);
-
-        return NGX_HTTP_ADMIN_ALLOW;
+    if (!admin) {
+        return ngx_http_admin_verify_not_admin(r, ctx);
     }
 
-    ngx_http_admin_token_tag(&ctx->token, tag);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "admin gate allowed user \"%V\"", &ctx->user);
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "admin gate denied token \"%*s\": user \"%V\" is not "
-                  "a server admin", (size_t) NGX_HTTP_ADMIN_TOKEN_TAG_LEN,
-                  tag, &ctx->user);
-
-    return NGX_HTTP_ADMIN_FORBIDDEN;
+    return NGX_HTTP_ADMIN_ALLOW;
 }
 
 
@@ -377,7 +372,7 @@ ngx_http_admin_verify_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ctx = ngx_http_get_module_ctx(r, ngx_http_admin_module);
 
     if (ctx == NULL || ctx->subrequest != r) {
-        return ngx_http_next_body_filter(r, in);
+        return ngx_http_admin_next_body_filter(r, in);
     }
 
     if (!ctx->oversized) {
@@ -400,7 +395,7 @@ ngx_http_admin_verify_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (!ctx->oversized) {
-        return ngx_http_next_body_filter(r, in);
+        return ngx_http_admin_next_body_filter(r, in);
     }
 
     for (cl = in; cl; cl = cl->next) {
@@ -409,6 +404,23 @@ ngx_http_admin_verify_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     return NGX_OK;
+}
+
+
+static ngx_http_admin_verdict_e
+ngx_http_admin_verify_not_admin(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx)
+{
+    u_char  tag[NGX_HTTP_ADMIN_TOKEN_TAG_LEN];
+
+    ngx_http_admin_token_tag(&ctx->token, tag);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "admin gate denied token \"%*s\": user \"%V\" is not "
+                  "a server admin", (size_t) NGX_HTTP_ADMIN_TOKEN_TAG_LEN,
+                  tag, &ctx->user);
+
+    return NGX_HTTP_ADMIN_FORBIDDEN;
 }
 
 
