@@ -218,8 +218,10 @@ ngx_http_admin_gated(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
 static ngx_int_t
 ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
 {
+    u_char                  *p;
     ngx_str_t                auth[2], line;
     ngx_uint_t               i, n;
+    const char              *why;
     ngx_list_part_t         *part;
     ngx_table_elt_t         *h;
     ngx_pool_cleanup_t      *cln;
@@ -305,18 +307,22 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
 
     case NGX_HTTP_ADMIN_TOKEN_MISSING:
         err = NGX_HTTP_ADMIN_ERR_MISSING;
+        why = "no access token";
         goto missing;
 
     case NGX_HTTP_ADMIN_TOKEN_INVALID_HEADER:
         err = NGX_HTTP_ADMIN_ERR_INVALID_HEADER;
+        why = "invalid Authorization header";
         goto missing;
 
     case NGX_HTTP_ADMIN_TOKEN_TOO_MANY:
         err = NGX_HTTP_ADMIN_ERR_TOO_MANY;
+        why = "several Authorization headers";
         goto missing;
 
     case NGX_HTTP_ADMIN_TOKEN_MIXING:
         err = NGX_HTTP_ADMIN_ERR_MIXING;
+        why = "both an Authorization header and an access_token parameter";
         goto missing;
 
     case NGX_HTTP_ADMIN_TOKEN_BAD:
@@ -330,7 +336,21 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
         return NGX_ERROR;
     }
 
-    ctx->token = tok.token;
+    /* "Bearer <token>", for the subrequests and the upstream */
+
+    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + tok.token.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->bearer.data = p;
+    p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
+    ctx->token.data = p;
+    p = ngx_cpymem(p, tok.token.data, tok.token.len);
+
+    ctx->token.len = tok.token.len;
+    ctx->bearer.len = p - ctx->bearer.data;
+
     ctx->as_user = tok.as_user;
     ctx->in_query = tok.in_query;
 
@@ -343,7 +363,7 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
 missing:
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "admin gate denied request: no usable access token");
+                  "admin gate denied request: %s", why);
 
     ctx->verdict = NGX_HTTP_ADMIN_MISSING_TOKEN;
 
@@ -420,35 +440,15 @@ ngx_http_admin_deny(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 static ngx_int_t
 ngx_http_admin_forward(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
 {
-    u_char           *p, *q, *src;
-    size_t            len;
-    ngx_str_t         args;
-    ngx_table_elt_t  *h;
+    u_char     *p, *q, *src;
+    size_t      len;
+    ngx_str_t   args;
 
-    h = ctx->authorization;
-
-    if (h == NULL) {
-        h = ngx_list_push(&r->headers_in.headers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_str_set(&h->key, "Authorization");
-        h->lowcase_key = (u_char *) "authorization";
-        h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
-
-        r->headers_in.authorization = h;
-    }
-
-    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + ctx->token.len);
-    if (p == NULL) {
+    if (ngx_http_admin_verify_set_bearer(r, ctx->authorization, &ctx->bearer)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    h->value.data = p;
-    p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
-    p = ngx_cpymem(p, ctx->token.data, ctx->token.len);
-    h->value.len = p - h->value.data;
 
     if (ctx->in_query == 0) {
         return NGX_OK;

@@ -44,7 +44,8 @@ typedef struct {
     ngx_http_admin_verdict_e   verdict;
     ngx_http_admin_step_e      step;
 
-    ngx_str_t                  token;         /* normalized */
+    ngx_str_t                  bearer;        /* "Bearer <token>" */
+    ngx_str_t                  token;         /* normalized, in bearer */
     ngx_str_t                  as_user;       /* appservice user_id */
     ngx_str_t                  user;          /* verified user id */
     ngx_table_elt_t           *authorization;

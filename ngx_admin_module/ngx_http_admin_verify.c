@@ -274,9 +274,6 @@ static ngx_int_t
 ngx_http_admin_verify_headers(ngx_http_request_t *r, ngx_http_request_t *sr,
     ngx_http_admin_ctx_t *ctx)
 {
-    u_char           *p;
-    ngx_table_elt_t  *h;
-
     ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
 
     sr->headers_in.content_length_n = -1;
@@ -290,26 +287,33 @@ ngx_http_admin_verify_headers(ngx_http_request_t *r, ngx_http_request_t *sr,
         return NGX_ERROR;
     }
 
-    h = ngx_list_push(&sr->headers_in.headers);
+    return ngx_http_admin_verify_set_bearer(sr, NULL, &ctx->bearer);
+}
+
+
+/*
+ * Sets "Authorization: <bearer>" in the request's headers: in place of
+ * the header "h", or as a new header when "h" is NULL.
+ */
+
+ngx_int_t
+ngx_http_admin_verify_set_bearer(ngx_http_request_t *r, ngx_table_elt_t *h,
+    ngx_str_t *bearer)
+{
     if (h == NULL) {
-        return NGX_ERROR;
+        h = ngx_list_push(&r->headers_in.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&h->key, "Authorization");
+        h->lowcase_key = (u_char *) "authorization";
+        h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+
+        r->headers_in.authorization = h;
     }
 
-    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + ctx->token.len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_str_set(&h->key, "Authorization");
-    h->lowcase_key = (u_char *) "authorization";
-    h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
-
-    h->value.data = p;
-    p = ngx_cpymem(p, "Bearer ", sizeof("Bearer ") - 1);
-    p = ngx_cpymem(p, ctx->token.data, ctx->token.len);
-    h->value.len = p - h->value.data;
-
-    sr->headers_in.authorization = h;
+    h->value = *bearer;
 
     return NGX_OK;
 }

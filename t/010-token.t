@@ -106,6 +106,15 @@ unknown('encoded newline', "$path?access_token=adm%0Atok");
 unknown('non-ASCII in header', $path, Authorization => "Bearer adm\xe9tok");
 unknown('non-ASCII in query', "$path?access_token=adm%C3%A9tok");
 
+my $log = $t->error_log;
+for my $why ('no access token', 'invalid Authorization header',
+    'both an Authorization header and an access_token parameter',
+    'malformed access token')
+{
+    like($log, qr/\[info\] .*admin gate denied request: \Q$why\E/,
+        "denial logged: $why");
+}
+
 # a token Synapse does not know is its own 401
 
 $fs->clear_log;
