@@ -40,6 +40,12 @@ ngx_http_admin_json_e ngx_http_admin_json_admin(ngx_pool_t *pool,
 ngx_http_admin_json_e ngx_http_admin_json_matrix_error(ngx_pool_t *pool,
     ngx_str_t *body);
 
+ngx_int_t ngx_http_admin_json_verdict_encode(ngx_pool_t *pool,
+    ngx_http_admin_ctx_t *ctx, ngx_str_t *out);
+ngx_http_admin_json_e ngx_http_admin_json_verdict_decode(ngx_pool_t *pool,
+    ngx_str_t *value, ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_verdict_e *verdict);
+
 ngx_int_t ngx_http_admin_json_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body);
 ngx_int_t ngx_http_admin_json_send_error(ngx_http_request_t *r,

@@ -5,8 +5,10 @@
 
 
 #include "ngx_http_admin_module.h"
+#include "ngx_http_admin_cache.h"
 #include "ngx_http_admin_json.h"
 #include "ngx_http_admin_path.h"
+#include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_token.h"
 #include "ngx_http_admin_variables.h"
 #include "ngx_http_admin_verify.h"
@@ -17,8 +19,12 @@ static ngx_int_t ngx_http_admin_gated(ngx_http_request_t *r,
     ngx_http_admin_loc_conf_t *alcf);
 static ngx_int_t ngx_http_admin_start(ngx_http_request_t *r,
     ngx_http_admin_loc_conf_t *alcf);
+static ngx_int_t ngx_http_admin_looked_up(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx, ngx_http_admin_loc_conf_t *alcf);
 static ngx_int_t ngx_http_admin_step(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx, ngx_http_admin_loc_conf_t *alcf);
+static ngx_int_t ngx_http_admin_decide(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_admin_deny(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx, ngx_http_admin_err_e err);
 static ngx_int_t ngx_http_admin_forward(ngx_http_request_t *r,
@@ -26,6 +32,10 @@ static ngx_int_t ngx_http_admin_forward(ngx_http_request_t *r,
 static void ngx_http_admin_ctx_cleanup(void *data);
 
 static ngx_int_t ngx_http_admin_add_variables(ngx_conf_t *cf);
+static void *ngx_http_admin_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_admin_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_admin_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static void *ngx_http_admin_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -33,10 +43,21 @@ static ngx_int_t ngx_http_admin_init(ngx_conf_t *cf);
 static char *ngx_http_admin_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_admin_check_uri(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_admin_init_process(ngx_cycle_t *cycle);
+static void ngx_http_admin_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_post_handler_pt  ngx_http_admin_uri_post =
     ngx_http_admin_check_uri;
+
+
+static ngx_conf_enum_t  ngx_http_admin_failures[] = {
+    { ngx_string("verify"), NGX_HTTP_ADMIN_FAILURE_VERIFY },
+    { ngx_string("deny"), NGX_HTTP_ADMIN_FAILURE_DENY },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_http_admin_commands[] = {
@@ -62,6 +83,48 @@ static ngx_command_t  ngx_http_admin_commands[] = {
       offsetof(ngx_http_admin_loc_conf_t, verify),
       &ngx_http_admin_uri_post },
 
+    { ngx_string("admin_gate_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_admin_redis,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("admin_gate_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_admin_srv_conf_t, timeout),
+      NULL },
+
+    { ngx_string("admin_gate_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_admin_srv_conf_t, ttl),
+      NULL },
+
+    { ngx_string("admin_gate_negative_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_admin_srv_conf_t, negative_ttl),
+      NULL },
+
+    { ngx_string("admin_gate_key_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_admin_srv_conf_t, key_prefix),
+      NULL },
+
+    { ngx_string("admin_gate_redis_failure"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_admin_srv_conf_t, failure),
+      &ngx_http_admin_failures },
+
       ngx_null_command
 };
 
@@ -70,11 +133,11 @@ static ngx_http_module_t  ngx_http_admin_module_ctx = {
     ngx_http_admin_add_variables,          /* preconfiguration */
     ngx_http_admin_init,                   /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_admin_create_main_conf,       /* create main configuration */
     NULL,                                  /* init main configuration */
 
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
+    ngx_http_admin_create_srv_conf,        /* create server configuration */
+    ngx_http_admin_merge_srv_conf,         /* merge server configuration */
 
     ngx_http_admin_create_loc_conf,        /* create location configuration */
     ngx_http_admin_merge_loc_conf          /* merge location configuration */
@@ -88,10 +151,10 @@ ngx_module_t  ngx_http_admin_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_admin_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_admin_exit_process,           /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -218,16 +281,18 @@ ngx_http_admin_gated(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
 static ngx_int_t
 ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
 {
-    u_char                  *p;
-    ngx_str_t                auth[2], line;
-    ngx_uint_t               i, n;
-    const char              *why;
-    ngx_list_part_t         *part;
-    ngx_table_elt_t         *h;
-    ngx_pool_cleanup_t      *cln;
-    ngx_http_admin_ctx_t    *ctx;
-    ngx_http_admin_err_e     err;
-    ngx_http_admin_token_t   tok;
+    u_char                     *p;
+    ngx_int_t                   rc;
+    ngx_str_t                   auth[2], line;
+    ngx_uint_t                  i, n;
+    const char                 *why;
+    ngx_list_part_t            *part;
+    ngx_table_elt_t            *h;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_admin_ctx_t       *ctx;
+    ngx_http_admin_err_e        err;
+    ngx_http_admin_token_t      tok;
+    ngx_http_admin_srv_conf_t  *ascf;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_admin_ctx_t));
     if (ctx == NULL) {
@@ -238,12 +303,16 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
      * set by ngx_pcalloc():
      *
      *     ctx->verdict = NGX_HTTP_ADMIN_PENDING;
-     *     ctx->step = NGX_HTTP_ADMIN_STEP_WHOAMI;
+     *     ctx->step = NGX_HTTP_ADMIN_STEP_CACHE;
+     *     ctx->cache = NGX_HTTP_ADMIN_CACHE_NONE;
+     *     ctx->waiter = NULL;
      *     ctx->token = { 0, NULL };
      *     ctx->user = { 0, NULL };
      *     ctx->subrequest = NULL;
      *     ctx->done = 0;
      */
+
+    ctx->request = r;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -354,6 +423,22 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
     ctx->as_user = tok.as_user;
     ctx->in_query = tok.in_query;
 
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+
+    if (ascf->redis) {
+        rc = ngx_http_admin_cache_get(r, ctx, ascf);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        /* Redis is down */
+
+        return ngx_http_admin_looked_up(r, ctx, alcf);
+    }
+
+    ctx->step = NGX_HTTP_ADMIN_STEP_WHOAMI;
+
     if (ngx_http_admin_verify_start(r, ctx, &alcf->verify) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -371,13 +456,70 @@ missing:
 }
 
 
+/*
+ * After the Redis lookup: a hit decides at once; a miss, or Redis not
+ * answering under admin_gate_redis_failure verify, asks Synapse.
+ */
+
+static ngx_int_t
+ngx_http_admin_looked_up(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_loc_conf_t *alcf)
+{
+    ngx_http_admin_srv_conf_t  *ascf;
+    u_char                      tag[NGX_HTTP_ADMIN_TOKEN_TAG_LEN];
+
+    if (ctx->cache == NGX_HTTP_ADMIN_CACHE_HIT) {
+
+        ctx->verdict = ctx->cached;
+
+        if (ctx->verdict != NGX_HTTP_ADMIN_ALLOW) {
+            ngx_http_admin_token_tag(&ctx->token, tag);
+
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "admin gate denied token \"%*s\": cached "
+                          "verdict \"%V\"",
+                          (size_t) NGX_HTTP_ADMIN_TOKEN_TAG_LEN, tag,
+                          &ngx_http_admin_verdict_names[ctx->verdict]);
+        }
+
+        return ngx_http_admin_decide(r, ctx);
+    }
+
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+
+    if (ctx->cache == NGX_HTTP_ADMIN_CACHE_ERROR
+        && ascf->failure == NGX_HTTP_ADMIN_FAILURE_DENY)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "admin gate denied request: redis unavailable");
+
+        ctx->verdict = NGX_HTTP_ADMIN_ERROR;
+
+        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_UNAVAILABLE);
+    }
+
+    ctx->step = NGX_HTTP_ADMIN_STEP_WHOAMI;
+
+    if (ngx_http_admin_verify_start(r, ctx, &alcf->verify) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
 static ngx_int_t
 ngx_http_admin_step(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_loc_conf_t *alcf)
 {
-    ngx_http_admin_verdict_e  verdict;
+    ngx_http_admin_verdict_e    verdict;
+    ngx_http_admin_srv_conf_t  *ascf;
 
     r->connection->log->action = "verifying the access token";
+
+    if (ctx->step == NGX_HTTP_ADMIN_STEP_CACHE) {
+        return ngx_http_admin_looked_up(r, ctx, alcf);
+    }
 
     verdict = ngx_http_admin_verify_reply(r, ctx);
 
@@ -393,7 +535,20 @@ ngx_http_admin_step(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 
     ctx->verdict = verdict;
 
-    switch (verdict) {
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+
+    if (ascf->redis) {
+        ngx_http_admin_cache_set(r, ctx, ascf);
+    }
+
+    return ngx_http_admin_decide(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_admin_decide(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
+{
+    switch (ctx->verdict) {
 
     case NGX_HTTP_ADMIN_ALLOW:
         return ngx_http_admin_forward(r, ctx);
@@ -511,13 +666,17 @@ ngx_http_admin_get_ctx(ngx_http_request_t *r)
 
 
 /*
- * Only a marker for ngx_http_admin_get_ctx(): everything the ctx holds
- * lives in the request pool, and nginx ends a pending subrequest itself.
+ * The request is going away: a Redis reply still to come must not reach
+ * it.  (nginx ends a pending subrequest itself.)  The cleanup is also how
+ * ngx_http_admin_get_ctx() finds the ctx after an internal redirect.
  */
 
 static void
 ngx_http_admin_ctx_cleanup(void *data)
 {
+    ngx_http_admin_ctx_t  *ctx = data;
+
+    ngx_http_admin_cache_cancel(ctx);
 }
 
 
@@ -525,6 +684,78 @@ static ngx_int_t
 ngx_http_admin_add_variables(ngx_conf_t *cf)
 {
     return ngx_http_admin_variables_add(cf);
+}
+
+
+static void *
+ngx_http_admin_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_admin_main_conf_t  *amcf;
+
+    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_admin_main_conf_t));
+    if (amcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&amcf->redis, cf->pool, 1,
+                       sizeof(ngx_http_admin_redis_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return amcf;
+}
+
+
+static void *
+ngx_http_admin_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_admin_srv_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_admin_srv_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->key_prefix = { 0, NULL };
+     */
+
+    conf->redis = NGX_CONF_UNSET_PTR;
+    conf->timeout = NGX_CONF_UNSET_MSEC;
+    conf->ttl = NGX_CONF_UNSET;
+    conf->negative_ttl = NGX_CONF_UNSET;
+    conf->failure = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_admin_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_admin_srv_conf_t *prev = parent;
+    ngx_http_admin_srv_conf_t *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->redis, prev->redis, NULL);
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 100);
+    ngx_conf_merge_sec_value(conf->ttl, prev->ttl, 60);
+    ngx_conf_merge_sec_value(conf->negative_ttl, prev->negative_ttl, 10);
+    ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix,
+                             "admin_gate:");
+    ngx_conf_merge_uint_value(conf->failure, prev->failure,
+                              NGX_HTTP_ADMIN_FAILURE_VERIFY);
+
+    /* a connection shared by servers waits as long as the most patient */
+
+    if (conf->redis && conf->redis->timeout < conf->timeout) {
+        conf->redis->timeout = conf->timeout;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -601,6 +832,10 @@ ngx_http_admin_init(ngx_conf_t *cf)
 
     *h = ngx_http_admin_handler;
 
+    if (ngx_http_admin_cache_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_admin_verify_init(cf);
 }
 
@@ -663,4 +898,145 @@ ngx_http_admin_check_uri(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * admin_gate_redis host:port | unix:/path [db=N] [password=P] [username=U]
+ * A host name is resolved here, at configuration time, never in a worker.
+ */
+
+static char *
+ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_admin_srv_conf_t *ascf = conf;
+
+    ngx_url_t                     u;
+    ngx_str_t                    *value;
+    ngx_uint_t                    i;
+    ngx_http_admin_main_conf_t   *amcf;
+    ngx_http_admin_redis_conf_t  *rcf, **rcfp;
+
+    if (ascf->redis != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    rcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_admin_redis_conf_t));
+    if (rcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rcf->db = -1;
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = value[1];
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in redis address \"%V\"", u.err, &u.url);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0 || u.uri.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid redis address \"%V\"", &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    rcf->addr = u.addrs[0];
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+            rcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+
+            if (rcf->db == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid redis database \"%V\"",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "password=", 9) == 0
+            && value[i].len > 9)
+        {
+            rcf->password.data = value[i].data + 9;
+            rcf->password.len = value[i].len - 9;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "username=", 9) == 0
+            && value[i].len > 9)
+        {
+            rcf->username.data = value[i].data + 9;
+            rcf->username.len = value[i].len - 9;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rcf->username.len && rcf->password.len == 0) {
+        return "has \"username=\" without \"password=\"";
+    }
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
+
+    rcfp = ngx_array_push(&amcf->redis);
+    if (rcfp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *rcfp = rcf;
+    ascf->redis = rcf;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_admin_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_admin_main_conf_t  *amcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_admin_module);
+
+    if (amcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_admin_redis_init_process(cycle, &amcf->redis);
+}
+
+
+static void
+ngx_http_admin_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_admin_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_admin_module);
+
+    if (amcf == NULL) {
+        return;
+    }
+
+    ngx_http_admin_redis_exit_process(&amcf->redis);
 }

@@ -28,9 +28,55 @@ typedef enum {
 
 
 typedef enum {
-    NGX_HTTP_ADMIN_STEP_WHOAMI = 0,
+    NGX_HTTP_ADMIN_STEP_CACHE = 0,
+    NGX_HTTP_ADMIN_STEP_WHOAMI,
     NGX_HTTP_ADMIN_STEP_ADMIN
 } ngx_http_admin_step_e;
+
+
+typedef enum {
+    NGX_HTTP_ADMIN_CACHE_NONE = 0,
+    NGX_HTTP_ADMIN_CACHE_HIT,
+    NGX_HTTP_ADMIN_CACHE_MISS,
+    NGX_HTTP_ADMIN_CACHE_ERROR
+} ngx_http_admin_cache_e;
+
+
+typedef enum {
+    NGX_HTTP_ADMIN_FAILURE_VERIFY = 0,
+    NGX_HTTP_ADMIN_FAILURE_DENY
+} ngx_http_admin_failure_e;
+
+
+typedef struct ngx_http_admin_redis_s   ngx_http_admin_redis_t;
+typedef struct ngx_http_admin_waiter_s  ngx_http_admin_waiter_t;
+
+
+/* one admin_gate_redis directive */
+
+typedef struct {
+    ngx_addr_t                 addr;
+    ngx_int_t                  db;            /* -1: no SELECT */
+    ngx_str_t                  username;
+    ngx_str_t                  password;
+    ngx_msec_t                 timeout;       /* longest of its servers' */
+    ngx_http_admin_redis_t    *redis;         /* this worker's connection */
+} ngx_http_admin_redis_conf_t;
+
+
+typedef struct {
+    ngx_array_t                redis;         /* of redis_conf_t * */
+} ngx_http_admin_main_conf_t;
+
+
+typedef struct {
+    ngx_http_admin_redis_conf_t  *redis;
+    ngx_msec_t                    timeout;
+    time_t                        ttl;
+    time_t                        negative_ttl;
+    ngx_str_t                     key_prefix;
+    ngx_uint_t                    failure;
+} ngx_http_admin_srv_conf_t;
 
 
 typedef struct {
@@ -51,6 +97,12 @@ typedef struct {
     ngx_table_elt_t           *authorization;
     ngx_uint_t                 in_query;      /* access_token entries */
 
+    ngx_http_request_t        *request;
+    ngx_str_t                  key;           /* in Redis */
+    ngx_http_admin_cache_e     cache;
+    ngx_http_admin_verdict_e   cached;        /* the verdict of a hit */
+    ngx_http_admin_waiter_t   *waiter;        /* pending Redis GET */
+
     ngx_http_request_t        *subrequest;
     ngx_str_t                  verify_uri;    /* of the subrequest */
     ngx_uint_t                 status;        /* of the subrequest */
@@ -61,6 +113,7 @@ typedef struct {
     unsigned                   failed:1;      /* ... without a reply */
     unsigned                   oversized:1;   /* ... too big to read */
     unsigned                   passthrough:1; /* answer with its reply */
+    unsigned                   revoked:1;     /* cache entry deleted */
 } ngx_http_admin_ctx_t;
 
 
@@ -68,6 +121,7 @@ ngx_http_admin_ctx_t *ngx_http_admin_get_ctx(ngx_http_request_t *r);
 
 
 extern ngx_module_t  ngx_http_admin_module;
+extern ngx_str_t     ngx_http_admin_verdict_names[];
 
 
 #endif /* _NGX_HTTP_ADMIN_MODULE_H_INCLUDED_ */

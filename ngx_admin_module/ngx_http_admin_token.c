@@ -292,6 +292,52 @@ ngx_http_admin_token_tag(ngx_str_t *token, u_char *tag)
 }
 
 
+/*
+ * The Redis key of a token: the prefix and the lowercase hex SHA-256 of
+ * the token, or of the token, a NUL and the appservice user id, so that
+ * masquerading requests do not share a verdict.  A token never holds a
+ * NUL, so the two forms cannot meet.
+ */
+
+ngx_int_t
+ngx_http_admin_token_key(ngx_pool_t *pool, ngx_str_t *prefix,
+    ngx_str_t *token, ngx_str_t *as_user, ngx_str_t *key)
+{
+    u_char  *p, *in;
+    size_t   len;
+    u_char   md[SHA256_DIGEST_LENGTH];
+
+    in = token->data;
+    len = token->len;
+
+    if (as_user->data != NULL) {
+        in = ngx_pnalloc(pool, token->len + 1 + as_user->len);
+        if (in == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_cpymem(in, token->data, token->len);
+        *p++ = '\0';
+        p = ngx_cpymem(p, as_user->data, as_user->len);
+        len = p - in;
+    }
+
+    SHA256(in, len, md);
+
+    p = ngx_pnalloc(pool, prefix->len + 2 * SHA256_DIGEST_LENGTH);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->data = p;
+    p = ngx_cpymem(p, prefix->data, prefix->len);
+    p = ngx_hex_dump(p, md, SHA256_DIGEST_LENGTH);
+    key->len = p - key->data;
+
+    return NGX_OK;
+}
+
+
 static u_char *
 ngx_http_admin_token_arg(u_char *p, u_char *last, ngx_http_admin_arg_t *arg)
 {

@@ -42,6 +42,8 @@ ngx_int_t ngx_http_admin_token_strip(ngx_pool_t *pool, ngx_str_t *args,
 ngx_int_t ngx_http_admin_token_redact(ngx_pool_t *pool, ngx_str_t *line,
     ngx_str_t *out);
 void ngx_http_admin_token_tag(ngx_str_t *token, u_char *tag);
+ngx_int_t ngx_http_admin_token_key(ngx_pool_t *pool, ngx_str_t *prefix,
+    ngx_str_t *token, ngx_str_t *as_user, ngx_str_t *key);
 
 
 #endif /* _NGX_HTTP_ADMIN_TOKEN_H_INCLUDED_ */

@@ -13,6 +13,8 @@ static ngx_int_t ngx_http_admin_variable_user(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_admin_variable_verdict(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_admin_variable_cache(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_admin_variable_verify_uri(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_admin_variable_request(ngx_http_request_t *r,
@@ -29,6 +31,9 @@ static ngx_http_variable_t  ngx_http_admin_vars[] = {
     { ngx_string("admin_gate_verdict"), NULL,
       ngx_http_admin_variable_verdict, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("admin_gate_cache"), NULL,
+      ngx_http_admin_variable_cache, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("admin_gate_verify_uri"), NULL,
       ngx_http_admin_variable_verify_uri, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
@@ -39,15 +44,25 @@ static ngx_http_variable_t  ngx_http_admin_vars[] = {
 };
 
 
-/* indexed by ngx_http_admin_verdict_e */
+/* indexed by ngx_http_admin_verdict_e; never changed */
 
-static ngx_str_t  ngx_http_admin_verdicts[] = {
+ngx_str_t  ngx_http_admin_verdict_names[] = {
     ngx_null_string,
     ngx_string("allow"),
     ngx_string("missing_token"),
     ngx_string("unknown_token"),
     ngx_string("forbidden"),
     ngx_string("error")
+};
+
+
+/* indexed by ngx_http_admin_cache_e */
+
+static ngx_str_t  ngx_http_admin_cache_names[] = {
+    ngx_null_string,
+    ngx_string("HIT"),
+    ngx_string("MISS"),
+    ngx_string("ERROR")
 };
 
 
@@ -102,7 +117,26 @@ ngx_http_admin_variable_verdict(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    ngx_http_admin_variable_str(v, &ngx_http_admin_verdicts[ctx->verdict]);
+    ngx_http_admin_variable_str(v, &ngx_http_admin_verdict_names[ctx->verdict]);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_admin_variable_cache(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_admin_get_ctx(r->main);
+
+    if (ctx == NULL || ctx->cache == NGX_HTTP_ADMIN_CACHE_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_http_admin_variable_str(v, &ngx_http_admin_cache_names[ctx->cache]);
 
     return NGX_OK;
 }

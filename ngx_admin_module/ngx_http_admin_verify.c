@@ -36,7 +36,10 @@ static ngx_str_t  ngx_http_admin_users_uri =
 static ngx_str_t  ngx_http_admin_admin_uri = ngx_string("/admin");
 static ngx_str_t  ngx_http_admin_user_id_arg = ngx_string("?user_id=");
 
+/* indexed by ngx_http_admin_step_e */
+
 static ngx_str_t  ngx_http_admin_steps[] = {
+    ngx_string("cache lookup"),
     ngx_string("whoami"),
     ngx_string("admin check")
 };

@@ -1,0 +1,806 @@
+
+/*
+ * Copyright (C) The ngx_admin_module authors
+ */
+
+
+#include "ngx_http_admin_module.h"
+
+#include <hiredis/hiredis.h>
+
+#include "ngx_http_admin_redis.h"
+
+
+/*
+ * One connection per admin_gate_redis and worker.  nginx owns the socket
+ * (ngx_event_connect_peer, its events, ngx_close_connection); hiredis
+ * only parses replies (redisReader), and commands are written in RESP
+ * here.  Commands are pipelined: replies come back in order, each to the
+ * waiter at the head of the queue.  A timer bounds the wait of the head;
+ * when it fires, or the connection fails in any way, every waiter gets a
+ * NULL reply, the connection is closed and a reconnect is scheduled with
+ * backoff.  Until the handshake (AUTH, SELECT, PING) has been answered
+ * commands wait behind it; while Redis is down they are refused at once.
+ */
+
+
+#define NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN  100
+#define NGX_HTTP_ADMIN_REDIS_BACKOFF_MAX  3000
+#define NGX_HTTP_ADMIN_REDIS_OUT_MIN      4096
+#define NGX_HTTP_ADMIN_REDIS_REPLY_MAX    65536
+
+
+typedef enum {
+    NGX_HTTP_ADMIN_REDIS_DOWN = 0,
+    NGX_HTTP_ADMIN_REDIS_CONNECTING,
+    NGX_HTTP_ADMIN_REDIS_READY
+} ngx_http_admin_redis_state_e;
+
+
+struct ngx_http_admin_waiter_s {
+    ngx_http_admin_waiter_t       *next;
+    ngx_http_admin_reply_pt        handler;
+    void                          *data;
+    ngx_msec_t                     deadline;
+};
+
+
+struct ngx_http_admin_redis_s {
+    ngx_http_admin_redis_conf_t   *conf;
+    ngx_peer_connection_t          peer;
+    redisReader                   *reader;
+
+    u_char                        *start;         /* output buffer */
+    u_char                        *pos;
+    u_char                        *last;
+    u_char                        *end;
+
+    ngx_http_admin_waiter_t       *head;
+    ngx_http_admin_waiter_t       *tail;
+    ngx_http_admin_waiter_t       *free;
+
+    ngx_event_t                    timer;
+    ngx_event_t                    retry;
+    ngx_msec_t                     backoff;
+    ngx_log_t                      log;           /* for nginx's own lines */
+
+    ngx_http_admin_redis_state_e   state;
+    unsigned                       connected:1;
+    unsigned                       outage:1;
+};
+
+
+static void ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd);
+static ngx_int_t ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd);
+static void ngx_http_admin_redis_ready(void *data, redisReply *reply);
+static void ngx_http_admin_redis_fail(ngx_http_admin_redis_t *rd,
+    ngx_err_t err, const char *why);
+static void ngx_http_admin_redis_close(ngx_http_admin_redis_t *rd);
+static ngx_int_t ngx_http_admin_redis_test_connect(ngx_http_admin_redis_t *rd,
+    ngx_connection_t *c);
+static void ngx_http_admin_redis_write_handler(ngx_event_t *wev);
+static void ngx_http_admin_redis_read_handler(ngx_event_t *rev);
+static ngx_int_t ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd);
+static void ngx_http_admin_redis_timeout(ngx_event_t *ev);
+static void ngx_http_admin_redis_reconnect(ngx_event_t *ev);
+static void ngx_http_admin_redis_arm(ngx_http_admin_redis_t *rd);
+static ngx_int_t ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd,
+    ngx_str_t *argv, ngx_uint_t argc, ngx_http_admin_reply_pt handler,
+    void *data, ngx_http_admin_waiter_t **waiter);
+static ngx_int_t ngx_http_admin_redis_reserve(ngx_http_admin_redis_t *rd,
+    size_t size);
+
+
+ngx_int_t
+ngx_http_admin_redis_init_process(ngx_cycle_t *cycle, ngx_array_t *confs)
+{
+    ngx_uint_t                     i;
+    ngx_http_admin_redis_t        *rd;
+    ngx_http_admin_redis_conf_t  **rcfp;
+
+    rcfp = confs->elts;
+
+    for (i = 0; i < confs->nelts; i++) {
+        rd = ngx_pcalloc(cycle->pool, sizeof(ngx_http_admin_redis_t));
+        if (rd == NULL) {
+            return NGX_ERROR;
+        }
+
+        rd->conf = rcfp[i];
+        rd->backoff = NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN;
+
+        /*
+         * nginx logs a failed connect(), send() or recv() itself, at
+         * "error" or "crit", each time; the outage is logged once below
+         * instead, so the connection gets a copy of the log that keeps
+         * only debug lines and alerts
+         */
+
+        rd->log = *cycle->log;
+        rd->log.next = NULL;
+
+        if (!(rd->log.log_level & NGX_LOG_DEBUG_ALL)) {
+            rd->log.log_level = ngx_min(rd->log.log_level, NGX_LOG_ALERT);
+        }
+
+        /*
+         * a request waiting for a reply has no timer of its own: the
+         * command timer keeps an exiting worker until it is answered
+         */
+
+        rd->timer.handler = ngx_http_admin_redis_timeout;
+        rd->timer.data = rd;
+        rd->timer.log = cycle->log;
+
+        rd->retry.handler = ngx_http_admin_redis_reconnect;
+        rd->retry.data = rd;
+        rd->retry.log = cycle->log;
+        rd->retry.cancelable = 1;
+
+        /* each worker writes its own copy of the configuration */
+
+        rcfp[i]->redis = rd;
+
+        ngx_http_admin_redis_connect(rd);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_admin_redis_exit_process(ngx_array_t *confs)
+{
+    ngx_uint_t                     i;
+    ngx_http_admin_redis_t        *rd;
+    ngx_http_admin_waiter_t       *w;
+    ngx_http_admin_redis_conf_t  **rcfp;
+
+    rcfp = confs->elts;
+
+    for (i = 0; i < confs->nelts; i++) {
+        rd = rcfp[i]->redis;
+
+        if (rd == NULL) {
+            continue;
+        }
+
+        ngx_http_admin_redis_close(rd);
+
+        if (rd->retry.timer_set) {
+            ngx_del_timer(&rd->retry);
+        }
+
+        while (rd->head) {
+            w = rd->head;
+            rd->head = w->next;
+            ngx_free(w);
+        }
+
+        while (rd->free) {
+            w = rd->free;
+            rd->free = w->next;
+            ngx_free(w);
+        }
+
+        if (rd->start) {
+            ngx_free(rd->start);
+        }
+
+        rcfp[i]->redis = NULL;
+    }
+}
+
+
+/*
+ * Queues a command.  NGX_DECLINED: Redis is down, nothing was queued.
+ * The handler gets the reply, or NULL on failure; "*waiter" (if given)
+ * stays valid until then, for ngx_http_admin_redis_cancel().
+ */
+
+ngx_int_t
+ngx_http_admin_redis_command(ngx_http_admin_redis_conf_t *rcf,
+    ngx_str_t *argv, ngx_uint_t argc, ngx_http_admin_reply_pt handler,
+    void *data, ngx_http_admin_waiter_t **waiter)
+{
+    ngx_http_admin_redis_t  *rd;
+
+    rd = rcf->redis;
+
+    if (rd == NULL || rd->state == NGX_HTTP_ADMIN_REDIS_DOWN) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_admin_redis_queue(rd, argv, argc, handler, data, waiter);
+}
+
+
+/* the request is gone: its reply will be read and dropped */
+
+void
+ngx_http_admin_redis_cancel(ngx_http_admin_waiter_t *waiter)
+{
+    waiter->handler = NULL;
+    waiter->data = NULL;
+}
+
+
+static void
+ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
+{
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "admin redis connect \"%V\"", &rd->conf->addr.name);
+
+    ngx_memzero(&rd->peer, sizeof(ngx_peer_connection_t));
+
+    rd->peer.sockaddr = rd->conf->addr.sockaddr;
+    rd->peer.socklen = rd->conf->addr.socklen;
+    rd->peer.name = &rd->conf->addr.name;
+    rd->peer.get = ngx_event_get_peer;
+    rd->peer.log = &rd->log;
+    rd->peer.log_error = NGX_ERROR_ERR;
+
+    rd->state = NGX_HTTP_ADMIN_REDIS_CONNECTING;
+    rd->connected = 0;
+
+    rc = ngx_event_connect_peer(&rd->peer);
+
+    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+        rd->peer.connection = NULL;
+        ngx_http_admin_redis_fail(rd, 0, "connect() failed");
+        return;
+    }
+
+    c = rd->peer.connection;
+
+    c->data = rd;
+    c->read->handler = ngx_http_admin_redis_read_handler;
+    c->write->handler = ngx_http_admin_redis_write_handler;
+
+    rd->reader = redisReaderCreate();
+    if (rd->reader == NULL) {
+        ngx_http_admin_redis_fail(rd, 0, "out of memory");
+        return;
+    }
+
+    if (ngx_http_admin_redis_handshake(rd) != NGX_OK) {
+        ngx_http_admin_redis_fail(rd, 0, "out of memory");
+        return;
+    }
+
+    if (rc == NGX_OK) {
+        rd->connected = 1;
+        ngx_post_event(c->write, &ngx_posted_events);
+    }
+}
+
+
+/* AUTH [username] password, SELECT db, PING: ready when all say so */
+
+static ngx_int_t
+ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
+{
+    u_char                       *p;
+    ngx_str_t                     argv[3];
+    ngx_uint_t                    n;
+    ngx_http_admin_redis_conf_t  *rcf;
+
+    rcf = rd->conf;
+
+    if (rcf->password.len) {
+        n = 0;
+        ngx_str_set(&argv[n++], "AUTH");
+
+        if (rcf->username.len) {
+            argv[n++] = rcf->username;
+        }
+
+        argv[n++] = rcf->password;
+
+        if (ngx_http_admin_redis_queue(rd, argv, n,
+                                       ngx_http_admin_redis_ready, rd, NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rcf->db >= 0) {
+        u_char  db[NGX_INT_T_LEN];
+
+        p = ngx_sprintf(db, "%i", rcf->db);
+
+        ngx_str_set(&argv[0], "SELECT");
+        argv[1].data = db;
+        argv[1].len = p - db;
+
+        if (ngx_http_admin_redis_queue(rd, argv, 2,
+                                       ngx_http_admin_redis_ready, rd, NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_str_set(&argv[0], "PING");
+
+    return ngx_http_admin_redis_queue(rd, argv, 1,
+                                      ngx_http_admin_redis_ready, rd, NULL);
+}
+
+
+static void
+ngx_http_admin_redis_ready(void *data, redisReply *reply)
+{
+    ngx_http_admin_redis_t  *rd = data;
+
+    if (reply == NULL) {
+        /* the connection failed, and said why */
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+
+        /* the first word: "WRONGPASS", "NOAUTH", "ERR"; never a secret */
+
+        ngx_http_admin_redis_fail(rd, 0, "handshake refused");
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STATUS) {
+        ngx_http_admin_redis_fail(rd, 0, "invalid handshake reply");
+        return;
+    }
+
+    if (reply->len != 4 || ngx_strncmp(reply->str, "PONG", 4) != 0) {
+        return;
+    }
+
+    rd->state = NGX_HTTP_ADMIN_REDIS_READY;
+    rd->backoff = NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN;
+
+    if (rd->outage) {
+        rd->outage = 0;
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "admin gate redis \"%V\" is available again",
+                      &rd->conf->addr.name);
+    }
+}
+
+
+/*
+ * Ends the connection.  The outage is logged when it starts; while it
+ * lasts, failed reconnects are debug lines.  Waiters are told last, when
+ * the state is settled, since their handlers may queue new commands.
+ */
+
+static void
+ngx_http_admin_redis_fail(ngx_http_admin_redis_t *rd, ngx_err_t err,
+    const char *why)
+{
+    void                     *data;
+    ngx_http_admin_waiter_t  *w, *next;
+    ngx_http_admin_reply_pt   handler;
+
+    if (rd->outage) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, err,
+                       "admin redis \"%V\" still unavailable: %s",
+                       &rd->conf->addr.name, why);
+
+    } else {
+        rd->outage = 1;
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, err,
+                      "admin gate redis \"%V\" is unavailable: %s",
+                      &rd->conf->addr.name, why);
+    }
+
+    ngx_http_admin_redis_close(rd);
+
+    rd->state = NGX_HTTP_ADMIN_REDIS_DOWN;
+
+    if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
+        ngx_add_timer(&rd->retry, rd->backoff);
+        rd->backoff = ngx_min(2 * rd->backoff,
+                              NGX_HTTP_ADMIN_REDIS_BACKOFF_MAX);
+    }
+
+    w = rd->head;
+    rd->head = NULL;
+    rd->tail = NULL;
+
+    for ( /* void */ ; w; w = next) {
+        next = w->next;
+        handler = w->handler;
+        data = w->data;
+
+        w->next = rd->free;
+        rd->free = w;
+
+        if (handler) {
+            handler(data, NULL);
+        }
+    }
+}
+
+
+/* closes the socket and forgets what was unsent or half read */
+
+static void
+ngx_http_admin_redis_close(ngx_http_admin_redis_t *rd)
+{
+    if (rd->peer.connection) {
+        ngx_close_connection(rd->peer.connection);
+        rd->peer.connection = NULL;
+    }
+
+    if (rd->reader) {
+        redisReaderFree(rd->reader);
+        rd->reader = NULL;
+    }
+
+    if (rd->timer.timer_set) {
+        ngx_del_timer(&rd->timer);
+    }
+
+    rd->pos = rd->start;
+    rd->last = rd->start;
+}
+
+
+/* the first event of a connect() in progress tells how it ended */
+
+static ngx_int_t
+ngx_http_admin_redis_test_connect(ngx_http_admin_redis_t *rd,
+    ngx_connection_t *c)
+{
+    int        err;
+    socklen_t  len;
+
+    if (rd->connected) {
+        return NGX_OK;
+    }
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err) {
+        ngx_http_admin_redis_fail(rd, err, "connect() failed");
+        return NGX_ERROR;
+    }
+
+    rd->connected = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_admin_redis_write_handler(ngx_event_t *wev)
+{
+    ssize_t                  n;
+    ngx_connection_t        *c;
+    ngx_http_admin_redis_t  *rd;
+
+    c = wev->data;
+    rd = c->data;
+
+    if (ngx_http_admin_redis_test_connect(rd, c) != NGX_OK) {
+        return;
+    }
+
+    while (rd->pos < rd->last) {
+        n = c->send(c, rd->pos, rd->last - rd->pos);
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_http_admin_redis_fail(rd, 0, "send() failed");
+            return;
+        }
+
+        rd->pos += n;
+    }
+
+    if (rd->pos == rd->last) {
+        rd->pos = rd->start;
+        rd->last = rd->start;
+    }
+
+    if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+        ngx_http_admin_redis_fail(rd, 0, "cannot watch the socket");
+    }
+}
+
+
+/* epoll is edge-triggered: read until EAGAIN */
+
+static void
+ngx_http_admin_redis_read_handler(ngx_event_t *rev)
+{
+    ssize_t                  n;
+    ngx_connection_t        *c;
+    ngx_http_admin_redis_t  *rd;
+    u_char                   buf[4096];
+
+    c = rev->data;
+    rd = c->data;
+
+    if (ngx_http_admin_redis_test_connect(rd, c) != NGX_OK) {
+        return;
+    }
+
+    for ( ;; ) {
+        n = c->recv(c, buf, sizeof(buf));
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == 0) {
+            ngx_http_admin_redis_fail(rd, 0, "connection closed by redis");
+            return;
+        }
+
+        if (n == NGX_ERROR) {
+            ngx_http_admin_redis_fail(rd, 0, "recv() failed");
+            return;
+        }
+
+        if (redisReaderFeed(rd->reader, (const char *) buf, n) != REDIS_OK) {
+            ngx_http_admin_redis_fail(rd, 0, "out of memory");
+            return;
+        }
+
+        if (ngx_http_admin_redis_replies(rd) != NGX_OK) {
+            return;
+        }
+    }
+
+    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        ngx_http_admin_redis_fail(rd, 0, "cannot watch the socket");
+    }
+}
+
+
+/*
+ * Hands every complete reply to its waiter.  Anything but NGX_OK means
+ * the connection is gone: a handler may have ended it too, so it is
+ * looked at again after each one.
+ */
+
+static ngx_int_t
+ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
+{
+    void                     *reply, *data;
+    ngx_connection_t         *c;
+    ngx_http_admin_waiter_t  *w;
+    ngx_http_admin_reply_pt   handler;
+
+    c = rd->peer.connection;
+
+    for ( ;; ) {
+
+        if (redisReaderGetReply(rd->reader, &reply) != REDIS_OK) {
+            ngx_http_admin_redis_fail(rd, 0, "invalid reply");
+            return NGX_ERROR;
+        }
+
+        if (reply == NULL) {
+            break;
+        }
+
+        w = rd->head;
+
+        if (w == NULL) {
+            freeReplyObject(reply);
+            ngx_http_admin_redis_fail(rd, 0, "unexpected reply");
+            return NGX_ERROR;
+        }
+
+        rd->head = w->next;
+
+        if (rd->head == NULL) {
+            rd->tail = NULL;
+        }
+
+        handler = w->handler;
+        data = w->data;
+
+        w->next = rd->free;
+        rd->free = w;
+
+        ngx_http_admin_redis_arm(rd);
+
+        if (handler) {
+            handler(data, reply);
+        }
+
+        freeReplyObject(reply);
+
+        if (rd->peer.connection != c) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* a reply of ours is small: do not buffer a huge one */
+
+    if (rd->reader->len - rd->reader->pos > NGX_HTTP_ADMIN_REDIS_REPLY_MAX) {
+        ngx_http_admin_redis_fail(rd, 0, "reply too large");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_admin_redis_timeout(ngx_event_t *ev)
+{
+    ngx_http_admin_redis_t  *rd = ev->data;
+
+    ngx_http_admin_redis_fail(rd, NGX_ETIMEDOUT, "timed out");
+}
+
+
+static void
+ngx_http_admin_redis_reconnect(ngx_event_t *ev)
+{
+    ngx_http_admin_redis_t  *rd = ev->data;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    ngx_http_admin_redis_connect(rd);
+}
+
+
+/* the timer follows the deadline of the oldest waiter */
+
+static void
+ngx_http_admin_redis_arm(ngx_http_admin_redis_t *rd)
+{
+    ngx_msec_int_t  left;
+
+    if (rd->head == NULL) {
+        if (rd->timer.timer_set) {
+            ngx_del_timer(&rd->timer);
+        }
+
+        return;
+    }
+
+    left = (ngx_msec_int_t) (rd->head->deadline - ngx_current_msec);
+
+    ngx_add_timer(&rd->timer, (ngx_msec_t) ngx_max(left, 1));
+}
+
+
+/*
+ * Appends a command in RESP:
+ *     *<argc>\r\n
+ *     $<len>\r\n<arg>\r\n ...
+ * and a waiter for its reply.
+ */
+
+static ngx_int_t
+ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd, ngx_str_t *argv,
+    ngx_uint_t argc, ngx_http_admin_reply_pt handler, void *data,
+    ngx_http_admin_waiter_t **waiter)
+{
+    u_char                   *p;
+    size_t                    size;
+    ngx_uint_t                i;
+    ngx_connection_t         *c;
+    ngx_http_admin_waiter_t  *w;
+
+    size = sizeof("*\r\n") - 1 + NGX_INT_T_LEN;
+
+    for (i = 0; i < argc; i++) {
+        size += sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + argv[i].len;
+    }
+
+    if (ngx_http_admin_redis_reserve(rd, size) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    w = rd->free;
+
+    if (w != NULL) {
+        rd->free = w->next;
+
+    } else {
+        w = ngx_alloc(sizeof(ngx_http_admin_waiter_t), ngx_cycle->log);
+        if (w == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    p = ngx_sprintf(rd->last, "*%ui\r\n", argc);
+
+    for (i = 0; i < argc; i++) {
+        p = ngx_sprintf(p, "$%uz\r\n", argv[i].len);
+        p = ngx_cpymem(p, argv[i].data, argv[i].len);
+        *p++ = CR;
+        *p++ = LF;
+    }
+
+    rd->last = p;
+
+    w->next = NULL;
+    w->handler = handler;
+    w->data = data;
+    w->deadline = ngx_current_msec + rd->conf->timeout;
+
+    if (rd->tail) {
+        rd->tail->next = w;
+
+    } else {
+        rd->head = w;
+        ngx_http_admin_redis_arm(rd);
+    }
+
+    rd->tail = w;
+
+    if (waiter) {
+        *waiter = w;
+    }
+
+    /* edge-triggered: a writable socket gives no new event by itself */
+
+    c = rd->peer.connection;
+
+    if (rd->connected && c->write->ready && !c->write->posted) {
+        ngx_post_event(c->write, &ngx_posted_events);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_admin_redis_reserve(ngx_http_admin_redis_t *rd, size_t size)
+{
+    u_char  *p;
+    size_t   used, cap;
+
+    if ((size_t) (rd->end - rd->last) >= size) {
+        return NGX_OK;
+    }
+
+    used = rd->last - rd->pos;
+
+    if (rd->start && (size_t) (rd->end - rd->start) >= used + size) {
+        rd->last = ngx_movemem(rd->start, rd->pos, used);
+        rd->pos = rd->start;
+        return NGX_OK;
+    }
+
+    cap = ngx_max((size_t) NGX_HTTP_ADMIN_REDIS_OUT_MIN, 2 * (used + size));
+
+    p = ngx_alloc(cap, ngx_cycle->log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (rd->start) {
+        ngx_memcpy(p, rd->pos, used);
+        ngx_free(rd->start);
+    }
+
+    rd->start = p;
+    rd->pos = p;
+    rd->last = p + used;
+    rd->end = p + cap;
+
+    return NGX_OK;
+}
