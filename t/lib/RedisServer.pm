@@ -1,0 +1,126 @@
+package RedisServer;
+
+# A real redis-server for one test file: loopback port (and optionally a
+# unix socket), persistence off, files in the test dir.
+#
+#   my $redis = RedisServer->new(dir => $t->testdir, requirepass => 'pw');
+#   $redis->start;  $redis->cli('KEYS', '*');  $redis->stop;
+#   $redis->pause;  $redis->resume;           # SIGSTOP / SIGCONT
+#
+# skip_all when redis-server is not installed.
+
+use strict;
+use warnings;
+
+use Test::More;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+use AdminTest qw(free_port wait_port);
+
+sub new {
+    my ($class, %o) = @_;
+
+    plan(skip_all => 'redis-server is not installed')
+        unless `which redis-server redis-cli` =~ /redis-server.*\n.*redis-cli/s;
+
+    my $self = bless { %o }, $class;
+
+    $self->{port} //= free_port();
+    $self->{name} //= "redis-$self->{port}";
+
+    return $self;
+}
+
+sub port { $_[0]->{port} }
+
+sub socket { "$_[0]->{dir}/$_[0]->{name}.sock" }
+
+sub start {
+    my ($self) = @_;
+
+    my $conf = <<"END";
+bind 127.0.0.1
+port $self->{port}
+save ""
+appendonly no
+daemonize no
+dir $self->{dir}
+logfile $self->{dir}/$self->{name}.log
+END
+
+    if ($self->{unixsocket}) {
+        # nginx's workers run as nobody
+        $conf .= "unixsocket " . $self->socket . "\nunixsocketperm 777\n";
+    }
+
+    $conf .= "requirepass $self->{requirepass}\n" if $self->{requirepass};
+    $conf .= "$_\n" for @{ $self->{extra} || [] };
+
+    my $file = "$self->{dir}/$self->{name}.conf";
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh $conf;
+    close $fh;
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>>', "$self->{dir}/$self->{name}.out";
+        open STDERR, '>&', \*STDOUT;
+        exec 'redis-server', $file or die "exec: $!";
+    }
+
+    $self->{pid} = $pid;
+
+    wait_port($self->{port}, 10) or die "redis-server did not start";
+
+    return $self;
+}
+
+sub stop {
+    my ($self) = @_;
+
+    return unless $self->{pid};
+
+    kill 'CONT', $self->{pid};
+    kill 'TERM', $self->{pid};
+
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        last if waitpid($self->{pid}, WNOHANG) == $self->{pid};
+        sleep 0.05;
+    }
+
+    if (kill 0, $self->{pid}) {
+        kill 'KILL', $self->{pid};
+        waitpid($self->{pid}, 0);
+    }
+
+    delete $self->{pid};
+}
+
+sub pause { kill 'STOP', $_[0]->{pid} }
+
+sub resume { kill 'CONT', $_[0]->{pid} }
+
+# redis-cli against this server, as the default user (or AUTH as given)
+sub cli {
+    my ($self, @args) = @_;
+
+    my @auth = $self->{requirepass} ? ('--no-auth-warning', '-a',
+        $self->{requirepass}) : ();
+
+    open my $fh, '-|', 'redis-cli', '-h', '127.0.0.1', '-p', $self->{port},
+        @auth, @args or die "redis-cli: $!";
+    my @out = <$fh>;
+    close $fh;
+
+    chomp @out;
+
+    return wantarray ? @out : join("\n", @out);
+}
+
+sub DESTROY { $_[0]->stop }
+
+1;
