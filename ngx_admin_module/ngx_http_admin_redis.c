@@ -72,7 +72,10 @@ struct ngx_http_admin_redis_s {
 
 static void ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd);
 static ngx_int_t ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd);
-static void ngx_http_admin_redis_ready(void *data, redisReply *reply);
+static void ngx_http_admin_redis_ok(void *data, redisReply *reply);
+static void ngx_http_admin_redis_pong(void *data, redisReply *reply);
+static ngx_int_t ngx_http_admin_redis_status(ngx_http_admin_redis_t *rd,
+    redisReply *reply, const char *expect);
 static void ngx_http_admin_redis_fail(ngx_http_admin_redis_t *rd,
     ngx_err_t err, const char *why);
 static void ngx_http_admin_redis_close(ngx_http_admin_redis_t *rd);
@@ -97,6 +100,10 @@ ngx_http_admin_redis_init_process(ngx_cycle_t *cycle, ngx_array_t *confs)
     ngx_uint_t                     i;
     ngx_http_admin_redis_t        *rd;
     ngx_http_admin_redis_conf_t  **rcfp;
+
+    /* the time cached since the fork would shorten the first deadline */
+
+    ngx_time_update();
 
     rcfp = confs->elts;
 
@@ -291,8 +298,11 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
     rcf = rd->conf;
 
     if (rcf->password.len) {
-        n = 0;
-        ngx_str_set(&argv[n++], "AUTH");
+
+        /* ngx_str_set() evaluates its argument twice: no "n++" in it */
+
+        ngx_str_set(&argv[0], "AUTH");
+        n = 1;
 
         if (rcf->username.len) {
             argv[n++] = rcf->username;
@@ -301,7 +311,7 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
         argv[n++] = rcf->password;
 
         if (ngx_http_admin_redis_queue(rd, argv, n,
-                                       ngx_http_admin_redis_ready, rd, NULL)
+                                       ngx_http_admin_redis_ok, rd, NULL)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -318,7 +328,7 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
         argv[1].len = p - db;
 
         if (ngx_http_admin_redis_queue(rd, argv, 2,
-                                       ngx_http_admin_redis_ready, rd, NULL)
+                                       ngx_http_admin_redis_ok, rd, NULL)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -328,34 +338,29 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
     ngx_str_set(&argv[0], "PING");
 
     return ngx_http_admin_redis_queue(rd, argv, 1,
-                                      ngx_http_admin_redis_ready, rd, NULL);
+                                      ngx_http_admin_redis_pong, rd, NULL);
 }
 
 
+/* AUTH and SELECT answer +OK */
+
 static void
-ngx_http_admin_redis_ready(void *data, redisReply *reply)
+ngx_http_admin_redis_ok(void *data, redisReply *reply)
 {
     ngx_http_admin_redis_t  *rd = data;
 
-    if (reply == NULL) {
-        /* the connection failed, and said why */
-        return;
-    }
+    (void) ngx_http_admin_redis_status(rd, reply, "OK");
+}
 
-    if (reply->type == REDIS_REPLY_ERROR) {
 
-        /* the first word: "WRONGPASS", "NOAUTH", "ERR"; never a secret */
+/* PING answers +PONG: the connection is ready */
 
-        ngx_http_admin_redis_fail(rd, 0, "handshake refused");
-        return;
-    }
+static void
+ngx_http_admin_redis_pong(void *data, redisReply *reply)
+{
+    ngx_http_admin_redis_t  *rd = data;
 
-    if (reply->type != REDIS_REPLY_STATUS) {
-        ngx_http_admin_redis_fail(rd, 0, "invalid handshake reply");
-        return;
-    }
-
-    if (reply->len != 4 || ngx_strncmp(reply->str, "PONG", 4) != 0) {
+    if (ngx_http_admin_redis_status(rd, reply, "PONG") != NGX_OK) {
         return;
     }
 
@@ -368,6 +373,41 @@ ngx_http_admin_redis_ready(void *data, redisReply *reply)
                       "admin gate redis \"%V\" is available again",
                       &rd->conf->addr.name);
     }
+}
+
+
+/*
+ * A handshake reply must be the status expected; an error reply (a wrong
+ * password, an unknown user, a database out of range) or anything else
+ * ends the connection.  NULL: the connection failed, and said why.
+ */
+
+static ngx_int_t
+ngx_http_admin_redis_status(ngx_http_admin_redis_t *rd, redisReply *reply,
+    const char *expect)
+{
+    size_t  len;
+
+    if (reply == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_admin_redis_fail(rd, 0, "handshake refused");
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(expect);
+
+    if (reply->type != REDIS_REPLY_STATUS
+        || reply->len != len
+        || ngx_strncmp(reply->str, expect, len) != 0)
+    {
+        ngx_http_admin_redis_fail(rd, 0, "invalid handshake reply");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
