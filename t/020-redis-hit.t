@@ -46,6 +46,7 @@ http {
     %%TEST_GLOBALS_HTTP%%
 
     admin_gate_redis 127.0.0.1:%%REDIS%%;
+    admin_gate_redis_timeout %%REDIS_TIMEOUT%%;
 
     server {
         listen 127.0.0.1:%%PORT_0%%;

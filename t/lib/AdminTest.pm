@@ -10,7 +10,8 @@ package AdminTest;
 # Placeholders: %%TEST_GLOBALS%% (load_module, pid, error_log),
 # %%TEST_GLOBALS_HTTP%% (temp paths, access_log), %%TESTDIR%%, %%MODULE%%,
 # %%PORT_n%% (a free loopback port per n), %%SYNAPSE%% / %%SYNAPSE_name%%
-# (the port of a fake Synapse started with $t->synapse).
+# (the port of a fake Synapse started with $t->synapse), %%REDIS_TIMEOUT%%
+# (100ms, the default, or 3s under valgrind, where everything is slower).
 #
 # Written for this project after nginx-tests' lib/Test/Nginx.pm.
 
@@ -106,6 +107,7 @@ END
     $text =~ s/%%TEST_GLOBALS%%/$globals/g;
     $text =~ s/%%TEST_GLOBALS_HTTP%%/$http/g;
     $text =~ s/%%TESTDIR%%/$dir/g;
+    $text =~ s/%%REDIS_TIMEOUT%%/$VALGRIND ? '3s' : '100ms'/ge;
     $text =~ s/%%MODULE%%/$module/g;
     $text =~ s/%%PORT_(\d+)%%/$self->port($1)/ge;
     $text =~ s/%%SYNAPSE(?:_(\w+))?%%/$self->{synapses}{$1 || 'synapse'}->port/ge;

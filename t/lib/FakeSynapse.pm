@@ -204,6 +204,12 @@ sub route {
         return $self->admin_check($req, \%args, unescape($1));
     }
 
+    # the upstream refusing, for revocation tests
+    if ($path =~ m{^/_synapse/admin/v1/status/(\d{3})$}) {
+        return ($1, $JSON->encode({ errcode => 'M_FORBIDDEN',
+            error => "status $1" }));
+    }
+
     return (200, $JSON->encode({ echo => $req }));
 }
 

@@ -1,0 +1,174 @@
+#!/usr/bin/perl
+
+# Connecting to Redis: requirepass with password=, an ACL user with
+# username=, a unix socket, db=; a wrong password is an outage (answers
+# still come from Synapse) and says why; the password never reaches a
+# log; nginx -t refuses a malformed admin_gate_redis.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use Test::More;
+
+use AdminTest qw(http parse_response);
+use RedisServer;
+
+my $t = AdminTest->new(secrets => ['s3cret-pw', 'alice-pw']);
+
+my $redis = RedisServer->new(dir => $t->testdir, requirepass => 's3cret-pw',
+    unixsocket => 1,
+    extra => ['user alice on >alice-pw ~gate:* +get +set +del +ping +select',
+              'user default on >s3cret-pw ~* +@all'])->start;
+
+my $fs = $t->synapse;
+
+my %servers = (
+    0 => 'password=s3cret-pw',
+    1 => 'username=alice password=alice-pw',
+    2 => 'password=s3cret-pw db=3',
+    3 => 'password=wrong',
+    4 => '',
+);
+
+my $servers = '';
+
+for my $n (sort keys %servers) {
+    $servers .= <<"END";
+    server {
+        listen 127.0.0.1:%%PORT_$n%%;
+
+        admin_gate_redis 127.0.0.1:%%REDIS%% $servers{$n};
+        admin_gate_key_prefix gate:$n:;
+
+        location / {
+            proxy_pass http://127.0.0.1:%%SYNAPSE%%;
+        }
+
+        location = /_admin_gate_verify {
+            internal;
+            proxy_pass http://127.0.0.1:%%SYNAPSE%%\$admin_gate_verify_uri;
+        }
+    }
+
+END
+}
+
+my $sock = $redis->socket;
+
+$t->run(<<"END" =~ s/%%REDIS%%/$redis->port/ger);
+%%TEST_GLOBALS%%
+
+worker_processes 1;
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    admin_gate on;
+    admin_gate_verify /_admin_gate_verify;
+    admin_gate_redis_timeout %%REDIS_TIMEOUT%%;
+    add_header X-Cache "[\$admin_gate_cache]" always;
+
+$servers
+    server {
+        listen 127.0.0.1:%%PORT_5%%;
+
+        admin_gate_redis unix:$sock password=s3cret-pw;
+        admin_gate_key_prefix gate:5:;
+
+        location / {
+            proxy_pass http://127.0.0.1:%%SYNAPSE%%;
+        }
+
+        location = /_admin_gate_verify {
+            internal;
+            proxy_pass http://127.0.0.1:%%SYNAPSE%%\$admin_gate_verify_uri;
+        }
+    }
+}
+END
+
+for my $case ([0, 'requirepass, password='], [1, 'ACL user, username='],
+    [2, 'db=3'], [5, 'unix socket'])
+{
+    my ($port, $name) = @$case;
+
+    is(cache($port), 'MISS', "$name: a miss first");
+    is(cache($port), 'HIT', "$name: then a hit");
+}
+
+my @db0 = $redis->cli('--scan');
+my @db3 = $redis->cli('-n', 3, '--scan');
+ok(!grep({ /^gate:2:/ } @db0), 'db=3: nothing in database 0');
+is(scalar(grep { /^gate:2:[0-9a-f]{64}$/ } @db3), 1, 'db=3: the key is in 3');
+ok(scalar(grep { /^gate:1:/ } @db0), 'ACL user: wrote under its key pattern');
+
+for my $case ([3, 'wrong password'], [4, 'no password'])
+{
+    my ($port, $name) = @$case;
+
+    for my $n (1 .. 2) {
+        my $r = get($port);
+        is($r->{status}, 200, "$name: the admin still passes ($n)");
+        is($r->{headers}{'x-cache'}[0], '[ERROR]', "$name: cache ERROR ($n)");
+    }
+}
+
+like($t->error_log, qr/is unavailable: handshake refused/,
+    'refused AUTH: logged');
+
+$t->stop;
+
+# configuration errors
+
+for my $case (['127.0.0.1:1 db=x', qr/invalid redis database "db=x"/],
+    ['127.0.0.1:1 size=3', qr/invalid parameter "size=3"/],
+    ['127.0.0.1:1 username=u',
+        qr/"admin_gate_redis" directive has "username=" without "password="/],
+    ['127.0.0.1:99999', qr/invalid port in redis address "127.0.0.1:99999"/],
+    ['127.0.0.1:1; admin_gate_redis 127.0.0.1:2',
+        qr/"admin_gate_redis" directive is duplicate/],
+    ['127.0.0.1:1; admin_gate_redis_failure maybe',
+        qr/invalid value "maybe" in .*nginx.conf:12/],
+    ['127.0.0.1:1; admin_gate_cache_ttl forever',
+        qr/"admin_gate_cache_ttl" directive invalid value/])
+{
+    my ($args, $re) = @$case;
+
+    my ($rc, $out) = $t->test_config(<<"END");
+%%TEST_GLOBALS%%
+
+events {
+}
+
+http {
+    server {
+        listen 127.0.0.1:%%PORT_9%%;
+        admin_gate_redis $args;
+    }
+}
+END
+
+    isnt($rc, 0, "nginx -t refuses: admin_gate_redis $args");
+    like($out, $re, "nginx -t says why: admin_gate_redis $args");
+}
+
+done_testing;
+
+###############################################################################
+
+sub get {
+    my ($port) = @_;
+
+    return parse_response(http($t->port($port),
+        "GET /_synapse/admin/v1/users HTTP/1.1\r\nHost: localhost\r\n"
+        . "Authorization: Bearer adm_tok\r\nConnection: close\r\n\r\n"));
+}
+
+sub cache {
+    my $r = get(@_);
+    return ($r->{headers}{'x-cache'}[0] // '') =~ s/^\[|\]$//gr;
+}
