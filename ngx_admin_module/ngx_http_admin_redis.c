@@ -650,6 +650,10 @@ ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
 
         if (rd->head == NULL) {
             rd->tail = NULL;
+
+            if (rd->timer.timer_set) {
+                ngx_del_timer(&rd->timer);
+            }
         }
 
         handler = w->handler;
@@ -657,8 +661,6 @@ ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
 
         w->next = rd->free;
         rd->free = w;
-
-        ngx_http_admin_redis_arm(rd);
 
         if (handler) {
             handler(data, reply);
@@ -683,15 +685,6 @@ ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
 
 
 static void
-ngx_http_admin_redis_timeout(ngx_event_t *ev)
-{
-    ngx_http_admin_redis_t  *rd = ev->data;
-
-    ngx_http_admin_redis_fail(rd, NGX_ETIMEDOUT, "timed out");
-}
-
-
-static void
 ngx_http_admin_redis_reconnect(ngx_event_t *ev)
 {
     ngx_http_admin_redis_t  *rd = ev->data;
@@ -704,20 +697,37 @@ ngx_http_admin_redis_reconnect(ngx_event_t *ev)
 }
 
 
-/* the timer follows the deadline of the oldest waiter */
+/*
+ * The timer watches the deadline of the oldest waiter.  It is set when
+ * the queue stops being empty and removed when it empties; in between it
+ * is left alone (re-arming it per reply would cost tree operations, and
+ * ngx_add_timer() keeps the old key when the new one is within
+ * NGX_TIMER_LAZY_DELAY anyway).  When it fires, the head's own deadline
+ * decides: passed, Redis is too slow; not yet, wait the rest.
+ */
+
+static void
+ngx_http_admin_redis_timeout(ngx_event_t *ev)
+{
+    ngx_http_admin_redis_t  *rd = ev->data;
+
+    if (rd->head == NULL) {
+        return;
+    }
+
+    if ((ngx_msec_int_t) (rd->head->deadline - ngx_current_msec) > 0) {
+        ngx_http_admin_redis_arm(rd);
+        return;
+    }
+
+    ngx_http_admin_redis_fail(rd, NGX_ETIMEDOUT, "timed out");
+}
+
 
 static void
 ngx_http_admin_redis_arm(ngx_http_admin_redis_t *rd)
 {
     ngx_msec_int_t  left;
-
-    if (rd->head == NULL) {
-        if (rd->timer.timer_set) {
-            ngx_del_timer(&rd->timer);
-        }
-
-        return;
-    }
 
     left = (ngx_msec_int_t) (rd->head->deadline - ngx_current_msec);
 
