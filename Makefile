@@ -4,6 +4,7 @@
 #   make test           install missing Debian packages, build, run t/
 #   make test-valgrind  the same suite with nginx under memcheck
 #   make run            a local demo on 127.0.0.1:8080
+#   make bench          the gate with a Redis hit against plain proxy_pass
 #   make lint           clang and gcc -Wextra builds, util/style-check
 
 BUILD   ?= build
@@ -22,7 +23,7 @@ PACKAGES := make gcc clang perl nginx nginx-dev libhiredis-dev \
 
 PROVE   := prove -r -I t/lib
 
-.PHONY: all deps test test-valgrind run lint clean
+.PHONY: all deps test test-valgrind run bench lint clean
 
 all: $(MODULE)
 
@@ -52,6 +53,11 @@ test-valgrind: deps
 run: deps
 	$(MAKE) --no-print-directory $(MODULE)
 	util/demo $(abspath $(MODULE))
+
+bench: deps
+	util/install-deps wrk
+	$(MAKE) --no-print-directory $(MODULE)
+	util/bench $(abspath $(MODULE))
 
 clean:
 	rm -rf $(BUILD)
