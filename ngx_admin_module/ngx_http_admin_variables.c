@@ -9,11 +9,12 @@
 #include "ngx_http_admin_variables.h"
 
 
-static ngx_int_t ngx_http_admin_variable_user(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_admin_variable_verdict(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_admin_variable_cache(ngx_http_request_t *r,
+#define NGX_HTTP_ADMIN_VAR_USER     0
+#define NGX_HTTP_ADMIN_VAR_VERDICT  1
+#define NGX_HTTP_ADMIN_VAR_CACHE    2
+
+
+static ngx_int_t ngx_http_admin_variable_ctx(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_admin_variable_verify_uri(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -26,13 +27,16 @@ static void ngx_http_admin_variable_str(ngx_http_variable_value_t *v,
 static ngx_http_variable_t  ngx_http_admin_vars[] = {
 
     { ngx_string("admin_gate_user"), NULL,
-      ngx_http_admin_variable_user, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_http_admin_variable_ctx, NGX_HTTP_ADMIN_VAR_USER,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("admin_gate_verdict"), NULL,
-      ngx_http_admin_variable_verdict, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_http_admin_variable_ctx, NGX_HTTP_ADMIN_VAR_VERDICT,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("admin_gate_cache"), NULL,
-      ngx_http_admin_variable_cache, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_http_admin_variable_ctx, NGX_HTTP_ADMIN_VAR_CACHE,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("admin_gate_verify_uri"), NULL,
       ngx_http_admin_variable_verify_uri, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -85,58 +89,46 @@ ngx_http_admin_variables_add(ngx_conf_t *cf)
 }
 
 
+/*
+ * $admin_gate_user, $admin_gate_verdict, $admin_gate_cache: a field of the
+ * main request's ctx, or not found while it is empty (not gated, pending)
+ */
+
 static ngx_int_t
-ngx_http_admin_variable_user(ngx_http_request_t *r,
+ngx_http_admin_variable_ctx(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t             *s;
     ngx_http_admin_ctx_t  *ctx;
 
     ctx = ngx_http_admin_get_ctx(r->main);
 
-    if (ctx == NULL || ctx->user.len == 0) {
+    if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    ngx_http_admin_variable_str(v, &ctx->user);
+    switch (data) {
 
-    return NGX_OK;
-}
+    case NGX_HTTP_ADMIN_VAR_USER:
+        s = &ctx->user;
+        break;
 
+    case NGX_HTTP_ADMIN_VAR_VERDICT:
+        s = &ngx_http_admin_verdict_names[ctx->verdict];
+        break;
 
-static ngx_int_t
-ngx_http_admin_variable_verdict(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_admin_ctx_t  *ctx;
+    default: /* NGX_HTTP_ADMIN_VAR_CACHE */
+        s = &ngx_http_admin_cache_names[ctx->cache];
+        break;
+    }
 
-    ctx = ngx_http_admin_get_ctx(r->main);
-
-    if (ctx == NULL || ctx->verdict == NGX_HTTP_ADMIN_PENDING) {
+    if (s->len == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    ngx_http_admin_variable_str(v, &ngx_http_admin_verdict_names[ctx->verdict]);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_admin_variable_cache(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_admin_ctx_t  *ctx;
-
-    ctx = ngx_http_admin_get_ctx(r->main);
-
-    if (ctx == NULL || ctx->cache == NGX_HTTP_ADMIN_CACHE_NONE) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    ngx_http_admin_variable_str(v, &ngx_http_admin_cache_names[ctx->cache]);
+    ngx_http_admin_variable_str(v, s);
 
     return NGX_OK;
 }
