@@ -5,7 +5,8 @@
 #   make test-valgrind  the same suite with nginx under memcheck
 #   make run            a local demo on 127.0.0.1:8080
 #   make bench          the gate with a Redis hit against plain proxy_pass
-#   make lint           clang and gcc -Wextra builds, util/style-check
+#   make lint           clang and gcc -Wextra builds, util/style-check,
+#                       cppcheck and scan-build
 
 BUILD   ?= build
 MODULE  := $(BUILD)/gcc/objs/ngx_http_admin_module.so
@@ -18,12 +19,13 @@ WEXTRA  := -Wextra -Wno-unused-parameter
 SOURCES := config $(wildcard ngx_admin_module/*.c ngx_admin_module/*.h)
 
 # everything make test and make run need on a fresh Debian 12
-PACKAGES := make gcc clang perl nginx nginx-dev libhiredis-dev \
-            libjansson-dev libssl-dev valgrind curl redis-server redis-tools
+PACKAGES := make gcc clang clang-tools cppcheck perl nginx nginx-dev \
+            libhiredis-dev libjansson-dev libssl-dev valgrind curl \
+            redis-server redis-tools
 
 PROVE   := prove -r -I t/lib
 
-.PHONY: all deps test test-valgrind run bench lint clean
+.PHONY: all deps test test-valgrind run bench lint analyze clean
 
 all: $(MODULE)
 
@@ -39,8 +41,18 @@ $(EXTRA): $(SOURCES)
 deps:
 	util/install-deps $(PACKAGES)
 
-lint: $(CLANG) $(EXTRA)
+lint: $(CLANG) $(EXTRA) analyze
 	util/style-check
+
+# cppcheck and clang's analyzer on the module sources; any finding fails
+analyze: $(MODULE)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	    --suppress=missingIncludeSystem -D__linux__ \
+	    $(addprefix -I $(BUILD)/gcc/,src/core src/event src/event/modules \
+	        src/os/unix objs src/http src/http/modules src/http/v2) \
+	    ngx_admin_module/*.c
+	scan-build-14 --status-bugs -o $(BUILD)/analyze-report \
+	    util/build $(BUILD)/analyze env
 
 test: deps
 	$(MAKE) --no-print-directory $(MODULE) lint
