@@ -43,8 +43,6 @@ static ngx_int_t ngx_http_admin_init(ngx_conf_t *cf);
 static char *ngx_http_admin_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_admin_check_uri(ngx_conf_t *cf, void *post, void *data);
-static char *ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static ngx_int_t ngx_http_admin_init_process(ngx_cycle_t *cycle);
 static void ngx_http_admin_exit_process(ngx_cycle_t *cycle);
 
@@ -896,111 +894,6 @@ ngx_http_admin_check_uri(ngx_conf_t *cf, void *post, void *data)
                            "\"/\"", uri);
         return NGX_CONF_ERROR;
     }
-
-    return NGX_CONF_OK;
-}
-
-
-/*
- * admin_gate_redis host:port | unix:/path [db=N] [password=P] [username=U]
- * A host name is resolved here, at configuration time, never in a worker.
- */
-
-static char *
-ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_admin_srv_conf_t *ascf = conf;
-
-    ngx_url_t                     u;
-    ngx_str_t                    *value;
-    ngx_uint_t                    i;
-    ngx_http_admin_main_conf_t   *amcf;
-    ngx_http_admin_redis_conf_t  *rcf, **rcfp;
-
-    if (ascf->redis != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    rcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_admin_redis_conf_t));
-    if (rcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    rcf->db = -1;
-
-    value = cf->args->elts;
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url = value[1];
-    u.default_port = 6379;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in redis address \"%V\"", u.err, &u.url);
-        }
-
-        return NGX_CONF_ERROR;
-    }
-
-    if (u.naddrs == 0 || u.uri.len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid redis address \"%V\"", &u.url);
-        return NGX_CONF_ERROR;
-    }
-
-    rcf->addr = u.addrs[0];
-
-    for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            rcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
-
-            if (rcf->db == NGX_ERROR) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid redis database \"%V\"",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "password=", 9) == 0
-            && value[i].len > 9)
-        {
-            rcf->password.data = value[i].data + 9;
-            rcf->password.len = value[i].len - 9;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "username=", 9) == 0
-            && value[i].len > 9)
-        {
-            rcf->username.data = value[i].data + 9;
-            rcf->username.len = value[i].len - 9;
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (rcf->username.len && rcf->password.len == 0) {
-        return "has \"username=\" without \"password=\"";
-    }
-
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
-
-    rcfp = ngx_array_push(&amcf->redis);
-    if (rcfp == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *rcfp = rcf;
-    ascf->redis = rcf;
 
     return NGX_CONF_OK;
 }

@@ -19,6 +19,7 @@
 typedef void (*ngx_http_admin_reply_pt)(void *data, redisReply *reply);
 
 
+char *ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_admin_redis_init_process(ngx_cycle_t *cycle,
     ngx_array_t *confs);
 void ngx_http_admin_redis_exit_process(ngx_array_t *confs);
