@@ -29,6 +29,7 @@ http {
 
     server {
         listen 127.0.0.1:%%PORT_0%%;
+        listen 127.0.0.1:%%PORT_1%% http2;
 
         admin_gate on;
         admin_gate_verify /_admin_gate_verify;
@@ -56,6 +57,16 @@ for my $pair (['adm_tok', 'adm_tok'], ['usr_tok', 'adm_tok'],
             . "Connection: close\r\n\r\n"));
         is($r->{status}, 400, "two headers ($pair->[0], $pair->[1]): "
             . "refused ($n)");
+    }
+}
+
+SKIP: {
+    skip 'curl without HTTP/2', 2
+        unless `curl --version 2>/dev/null` =~ /^Features:.*\bHTTP2\b/m;
+
+    for my $n (1 .. 2) {
+        my $code = `curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge -H 'Authorization: Bearer adm_tok' -H 'Authorization: Bearer usr_tok' http://127.0.0.1:@{[ $t->port(1) ]}/_synapse/admin/v1/users`;
+        is($code, 400, "two headers over HTTP/2: refused ($n)");
     }
 }
 
