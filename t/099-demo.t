@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 
 # `make run`: util/demo starts nginx with the gate in front of the Synapse
-# stand-in and prints curl lines; each line does what it says, and the
-# demo cleans up after itself when stopped.
+# stand-in, with a Redis of its own, and prints curl lines; each line does
+# what it says, a repeated one is a cache hit, and the demo cleans up
+# after itself when stopped.
 
 use strict;
 use warnings;
@@ -50,6 +51,16 @@ while ($text =~ /^  # (an admin|a user who is not an admin|no token).*\n  (curl 
     my $answer = `$cmd 2>/dev/null`;
     like($answer, $expect{$what}, "demo: $what") or diag($answer);
 }
+
+# the admin line again: the demo's access log shows the verdict cached
+
+my ($admin) = grep { /demo_admin_token/ } @curl;
+`$admin 2>/dev/null`;
+$deadline = time + 5;
+sleep 0.1 while time < $deadline
+    && $t->read_file('demo.out') !~ /" 200 allow HIT \@admin:test$/m;
+like($t->read_file('demo.out'), qr/" 200 allow HIT \@admin:test$/m,
+    'demo: the second admin request is a Redis hit');
 
 my $dir = ($text =~ m{(/tmp/admin-gate-demo\.\w+)})[0];
 
