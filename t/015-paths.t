@@ -170,13 +170,11 @@ is($r->{status}, 401, 'absolute-form target is gated');
 for my $target ('/_matrix/client/v3/admin/whois/@u:test',
     '/_matrix/client/v3/admin', '/_SYNAPSE/admin/v1/users')
 {
-    $r = parse_response(http($t->port(1), "GET $target HTTP/1.1\r\n"
-        . "Host: localhost\r\nConnection: close\r\n\r\n"));
+    $r = $t->get_on(1, $target);
     is($r->{status}, 401, "admin_gate_prefix: $target is gated");
 }
 
-$r = parse_response(http($t->port(1), "GET /_matrix/client/v3/sync HTTP/1.1\r\n"
-    . "Host: localhost\r\nConnection: close\r\n\r\n"));
+$r = $t->get_on(1, '/_matrix/client/v3/sync');
 is($r->{status}, 200, 'admin_gate_prefix: other paths are not');
 
 $t->stop;

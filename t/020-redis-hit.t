@@ -202,14 +202,10 @@ for my $n (1 .. 2) {
     $r = $t->get($p, Authorization => 'Bearer adm_tok');
     is($r->{status}, 200, "server 1: its admin passes ($n)");
 
-    $r = AdminTest::parse_response(AdminTest::http($t->port(2),
-        "GET $p HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-        . "Authorization: Bearer adm_tok\r\n\r\n"));
+    $r = get(2, 'adm_tok');
     isnt($r->{status}, 200, "server 2: server 1's admin does not ($n)");
 
-    $r = AdminTest::parse_response(AdminTest::http($t->port(2),
-        "GET $p HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-        . "Authorization: Bearer boss_tok\r\n\r\n"));
+    $r = get(2, 'boss_tok');
     is($r->{status}, 200, "server 2: its own admin passes ($n)");
 }
 
@@ -240,10 +236,7 @@ sub key {
 
 sub get {
     my ($port, $tok) = @_;
-
-    return AdminTest::parse_response(AdminTest::http($t->port($port),
-        "GET $p HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-        . "Authorization: Bearer $tok\r\n\r\n"));
+    return $t->get_on($port, $p, Authorization => "Bearer $tok");
 }
 
 sub cached {

@@ -16,7 +16,7 @@ use IO::Socket::INET;
 use POSIX qw(_exit);
 use Time::HiRes qw(sleep time);
 
-use AdminTest qw(free_port http parse_response);
+use AdminTest qw(free_port);
 use RedisServer;
 
 my $t = AdminTest->new;
@@ -196,10 +196,7 @@ done_testing;
 
 sub get {
     my ($port, $tok) = @_;
-
-    return parse_response(http($t->port($port),
-        "GET $p HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-        . ($tok ? "Authorization: Bearer $tok\r\n" : '') . "\r\n"));
+    return $t->get_on($port, $p, $tok ? (Authorization => "Bearer $tok") : ());
 }
 
 sub expect {

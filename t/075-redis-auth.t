@@ -11,7 +11,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 
-use AdminTest qw(http parse_response);
+use AdminTest;
 use RedisServer;
 
 my $t = AdminTest->new(secrets => ['s3cret-pw', 'alice-pw']);
@@ -162,10 +162,8 @@ done_testing;
 
 sub get {
     my ($port) = @_;
-
-    return parse_response(http($t->port($port),
-        "GET /_synapse/admin/v1/users HTTP/1.1\r\nHost: localhost\r\n"
-        . "Authorization: Bearer adm_tok\r\nConnection: close\r\n\r\n"));
+    return $t->get_on($port, '/_synapse/admin/v1/users',
+        Authorization => 'Bearer adm_tok');
 }
 
 sub cache {

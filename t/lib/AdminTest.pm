@@ -26,7 +26,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(free_port http parse_response wait_port log_problems
-    valgrind_command valgrind_problems);
+    valgrind_command valgrind_problems end_process);
 
 my $VALGRIND = $ENV{TEST_VALGRIND};
 
@@ -192,19 +192,8 @@ sub shutdown {
 
     return unless $self->{pid};
 
-    kill 'QUIT', $self->{pid};
-
-    my $deadline = time + 30 * $SLOW;
-    while (time < $deadline) {
-        last if waitpid($self->{pid}, WNOHANG) == $self->{pid};
-        sleep 0.05;
-    }
-
-    if (kill 0, $self->{pid}) {
-        kill 'KILL', $self->{pid};
-        waitpid($self->{pid}, 0);
-        fail('nginx stopped on QUIT');
-    }
+    end_process($self->{pid}, 'QUIT', 30 * $SLOW)
+        or fail('nginx stopped on QUIT');
 
     delete $self->{pid};
 
@@ -257,13 +246,24 @@ sub new_errors {
 
 sub get {
     my ($self, $target, @headers) = @_;
-    return $self->request('GET', $target, @headers);
+    return $self->request_on(0, 'GET', $target, @headers);
 }
 
 sub request {
     my ($self, $method, $target, @headers) = @_;
+    return $self->request_on(0, $method, $target, @headers);
+}
 
-    my $port = $self->port(0);
+sub get_on {
+    my ($self, $n, $target, @headers) = @_;
+    return $self->request_on($n, 'GET', $target, @headers);
+}
+
+# a request to %%PORT_n%%; "body => ..." among the headers sends a body
+sub request_on {
+    my ($self, $n, $method, $target, @headers) = @_;
+
+    my $port = $self->port($n);
     my $body = '';
     my $raw = "$method $target HTTP/1.1\r\nHost: localhost\r\n"
         . "Connection: close\r\n";
@@ -284,21 +284,29 @@ sub request {
 sub DESTROY {
     my ($self) = @_;
 
-    return unless $self->{pid};
-
-    kill 'TERM', $self->{pid};
-
-    my $deadline = time + 10 * $SLOW;
-    while (time < $deadline) {
-        return if waitpid($self->{pid}, WNOHANG) == $self->{pid};
-        sleep 0.05;
-    }
-
-    kill 'KILL', $self->{pid};
-    waitpid($self->{pid}, 0);
+    end_process($self->{pid}, 'TERM', 10 * $SLOW) if $self->{pid};
 }
 
 ###############################################################################
+
+# sends the signal and waits; KILLs what is still there after $seconds.
+# True when the process ended by itself.
+sub end_process {
+    my ($pid, $signal, $seconds) = @_;
+
+    kill $signal, $pid;
+
+    my $deadline = time + $seconds;
+    while (time < $deadline) {
+        return 1 if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.05;
+    }
+
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+
+    return 0;
+}
 
 # memcheck as the suite runs it: definite leaks count as errors
 sub valgrind_command {

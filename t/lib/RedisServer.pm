@@ -13,10 +13,8 @@ use strict;
 use warnings;
 
 use Test::More;
-use POSIX qw(WNOHANG);
-use Time::HiRes qw(sleep time);
 
-use AdminTest qw(free_port wait_port);
+use AdminTest qw(free_port wait_port end_process);
 
 sub new {
     my ($class, %o) = @_;
@@ -84,18 +82,7 @@ sub stop {
     return unless $self->{pid};
 
     kill 'CONT', $self->{pid};
-    kill 'TERM', $self->{pid};
-
-    my $deadline = time + 10;
-    while (time < $deadline) {
-        last if waitpid($self->{pid}, WNOHANG) == $self->{pid};
-        sleep 0.05;
-    }
-
-    if (kill 0, $self->{pid}) {
-        kill 'KILL', $self->{pid};
-        waitpid($self->{pid}, 0);
-    }
+    end_process($self->{pid}, 'TERM', 10);
 
     delete $self->{pid};
 }
