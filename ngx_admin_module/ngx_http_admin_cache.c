@@ -11,22 +11,50 @@
 #include "ngx_http_admin_cache.h"
 #include "ngx_http_admin_json.h"
 #include "ngx_http_admin_redis.h"
+#include "ngx_http_admin_revoke.h"
 #include "ngx_http_admin_token.h"
 
 
 /*
- * The verdict cache in Redis: GET before asking Synapse, SET after, and
- * DEL when the upstream refuses a token the gate let through.  Replies to
- * SET and DEL are not waited for.  A reply for a GET finds its request
- * through the waiter, which the request's pool cleanup cancels, so a reply
- * never touches a request that is gone.
+ * The verdict cache in Redis: GET before asking Synapse, SET NX after,
+ * and a revocation marker when the upstream refuses a token the gate let
+ * through.  Replies to SET are not waited for.  A reply for a GET finds
+ * its request through the waiter, which the request's pool cleanup
+ * cancels, so a reply never touches a request that is gone.
+ *
+ * Revocations cannot be lost (ngx_http_admin_revoke.c keeps them for
+ * every worker):
+ *   - a verdict is stored with SET ... PXAT <its verification started +
+ *     TTL> NX, so it expires on time wherever it was delayed, and never
+ *     replaces what is there;
+ *   - a revocation writes "revoked" over the key, unconditionally, until
+ *     the verification start of any verdict still on its way plus the
+ *     longest TTL has passed (admin_gate_cache_ttl and a margin for
+ *     clocks): a late SET finds it and fails, or is dead when it lands;
+ *   - until Redis has taken the marker (it was down), the marker is sent
+ *     again first on every new connection, and no worker believes an
+ *     "allow" read from Redis for that key meanwhile.
  */
+
+
+/* what the clocks of the nginx hosts and of Redis may disagree by */
+#define NGX_HTTP_ADMIN_REVOKE_MARGIN  30000
+
+
+typedef struct {
+    ngx_shm_zone_t               *zone;
+    uint32_t                      rid;
+    uint64_t                      expire;
+    ngx_str_t                     key;
+} ngx_http_admin_mark_t;
 
 
 static void ngx_http_admin_cache_got(void *data, redisReply *reply);
 static void ngx_http_admin_cache_written(void *data, redisReply *reply);
-static void ngx_http_admin_cache_delete(ngx_http_request_t *r,
-    ngx_http_admin_ctx_t *ctx, ngx_http_admin_srv_conf_t *ascf);
+static void ngx_http_admin_cache_connect(ngx_http_admin_redis_conf_t *rcf);
+static void ngx_http_admin_cache_mark(void *data, ngx_str_t *key,
+    uint64_t expire);
+static void ngx_http_admin_cache_marked(void *data, redisReply *reply);
 static ngx_int_t ngx_http_admin_cache_header_filter(ngx_http_request_t *r);
 
 
@@ -34,11 +62,26 @@ static ngx_int_t ngx_http_admin_cache_header_filter(ngx_http_request_t *r);
 static ngx_http_output_header_filter_pt  ngx_http_admin_next_header_filter;
 
 
+static ngx_str_t  ngx_http_admin_revoked = ngx_string("revoked");
+
+
 ngx_int_t
 ngx_http_admin_cache_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                     i;
+    ngx_http_admin_main_conf_t    *amcf;
+    ngx_http_admin_redis_conf_t  **rcfp;
+
     ngx_http_admin_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_admin_cache_header_filter;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
+
+    rcfp = amcf->redis.elts;
+
+    for (i = 0; i < amcf->redis.nelts; i++) {
+        rcfp[i]->connect = ngx_http_admin_cache_connect;
+    }
 
     return NGX_OK;
 }
@@ -101,8 +144,8 @@ ngx_http_admin_cache_set(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 {
     u_char     *p;
     time_t      ttl;
-    ngx_str_t   argv[5];
-    u_char      buf[NGX_TIME_T_LEN];
+    ngx_str_t   argv[6];
+    u_char      buf[NGX_INT64_LEN];
 
     if (ctx->cache != NGX_HTTP_ADMIN_CACHE_MISS) {
         return;
@@ -135,15 +178,16 @@ ngx_http_admin_cache_set(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
         return;
     }
 
-    p = ngx_sprintf(buf, "%T", ttl);
+    p = ngx_sprintf(buf, "%uL", ctx->started + (uint64_t) ttl * 1000);
 
     ngx_str_set(&argv[0], "SET");
     argv[1] = ctx->key;
-    ngx_str_set(&argv[3], "EX");
+    ngx_str_set(&argv[3], "PXAT");
     argv[4].data = buf;
     argv[4].len = p - buf;
+    ngx_str_set(&argv[5], "NX");
 
-    (void) ngx_http_admin_redis_command(ascf->redis, argv, 5,
+    (void) ngx_http_admin_redis_command(ascf->redis, argv, 6,
                                         ngx_http_admin_cache_written, NULL,
                                         NULL);
 }
@@ -172,10 +216,12 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
 {
     ngx_http_admin_ctx_t  *ctx = data;
 
-    ngx_str_t              value;
-    ngx_connection_t      *c;
-    ngx_http_request_t    *r;
-    ngx_http_admin_json_e  rc;
+    ngx_str_t                    value;
+    ngx_connection_t            *c;
+    ngx_http_request_t          *r;
+    ngx_http_admin_json_e        rc;
+    ngx_http_admin_srv_conf_t   *ascf;
+    ngx_http_admin_main_conf_t  *amcf;
 
     r = ctx->request;
     c = r->connection;
@@ -186,6 +232,13 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ctx->cache = NGX_HTTP_ADMIN_CACHE_ERROR;
 
+    } else if (reply->type == REDIS_REPLY_STRING
+               && reply->len == ngx_http_admin_revoked.len
+               && ngx_strncmp(reply->str, ngx_http_admin_revoked.data,
+                              reply->len) == 0)
+    {
+        ctx->cache = NGX_HTTP_ADMIN_CACHE_REVOKED;
+
     } else if (reply->type == REDIS_REPLY_STRING) {
         value.data = (u_char *) reply->str;
         value.len = reply->len;
@@ -193,7 +246,20 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
         rc = ngx_http_admin_json_verdict_decode(r->pool, &value, ctx,
                                                 &ctx->cached);
 
-        if (rc == NGX_HTTP_ADMIN_JSON_OK) {
+        ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+        amcf = ngx_http_get_module_main_conf(r, ngx_http_admin_module);
+
+        if (rc == NGX_HTTP_ADMIN_JSON_OK
+            && ctx->cached == NGX_HTTP_ADMIN_ALLOW
+            && ngx_http_admin_revoke_find(amcf->revocations,
+                                          ascf->redis->rid, &ctx->key))
+        {
+            /* Redis has not taken the revocation yet */
+
+            ngx_str_null(&ctx->user);
+            ctx->cache = NGX_HTTP_ADMIN_CACHE_REVOKED;
+
+        } else if (rc == NGX_HTTP_ADMIN_JSON_OK) {
             ctx->cache = NGX_HTTP_ADMIN_CACHE_HIT;
 
         } else {
@@ -237,33 +303,105 @@ ngx_http_admin_cache_written(void *data, redisReply *reply)
 }
 
 
+/* a new connection: the revocations Redis has not taken go first */
+
 static void
-ngx_http_admin_cache_delete(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
-    ngx_http_admin_srv_conf_t *ascf)
+ngx_http_admin_cache_connect(ngx_http_admin_redis_conf_t *rcf)
 {
-    ngx_str_t  argv[2];
+    ngx_http_admin_main_conf_t  *amcf;
 
-    ngx_str_set(&argv[0], "DEL");
-    argv[1] = ctx->key;
+    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_admin_module);
 
-    (void) ngx_http_admin_redis_command(ascf->redis, argv, 2,
-                                        ngx_http_admin_cache_written, NULL,
-                                        NULL);
+    ngx_http_admin_revoke_unwritten(amcf->revocations, rcf->rid,
+                                    ngx_http_admin_cache_mark, rcf);
+}
+
+
+/* SET <key> revoked PXAT <expire>, over whatever is there */
+
+static void
+ngx_http_admin_cache_mark(void *data, ngx_str_t *key, uint64_t expire)
+{
+    ngx_http_admin_redis_conf_t  *rcf = data;
+
+    u_char                   *p;
+    ngx_str_t                 argv[5];
+    ngx_http_admin_mark_t    *mark;
+    ngx_http_admin_waiter_t  *w;
+    ngx_http_admin_main_conf_t  *amcf;
+    u_char                    buf[NGX_INT64_LEN];
+
+    amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_admin_module);
+
+    mark = ngx_alloc(sizeof(ngx_http_admin_mark_t) + key->len,
+                     ngx_cycle->log);
+    if (mark == NULL) {
+        return;
+    }
+
+    mark->zone = amcf->revocations;
+    mark->rid = rcf->rid;
+    mark->expire = expire;
+    mark->key.data = (u_char *) &mark[1];
+    mark->key.len = key->len;
+    ngx_memcpy(mark->key.data, key->data, key->len);
+
+    p = ngx_sprintf(buf, "%uL", expire);
+
+    ngx_str_set(&argv[0], "SET");
+    argv[1] = mark->key;
+    argv[2] = ngx_http_admin_revoked;
+    ngx_str_set(&argv[3], "PXAT");
+    argv[4].data = buf;
+    argv[4].len = p - buf;
+
+    if (ngx_http_admin_redis_command(rcf, argv, 5,
+                                     ngx_http_admin_cache_marked, mark, &w)
+        != NGX_OK)
+    {
+        /* Redis is down: the marker goes with the next connection */
+        ngx_free(mark);
+        return;
+    }
+
+    ngx_http_admin_redis_own(w);
+}
+
+
+static void
+ngx_http_admin_cache_marked(void *data, redisReply *reply)
+{
+    ngx_http_admin_mark_t  *mark = data;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_STATUS) {
+        ngx_http_admin_revoke_written(mark->zone, mark->rid, &mark->key,
+                                      mark->expire);
+
+    } else if (reply != NULL) {
+        ngx_http_admin_cache_written(NULL, reply);
+    }
+
+    ngx_free(mark);
 }
 
 
 /*
  * Revocation: the upstream refused, with 401 or 403, a request the gate
- * allowed (the token was logged out, the admin demoted).  The verdict is
- * deleted, so the next request is verified afresh.  A SET of the same
- * request went out before on the same connection, so it cannot undo this.
+ * allowed (the token was logged out, the admin demoted).  No worker
+ * believes a cached "allow" for the token from now on until every verdict
+ * cached before has expired, and the next requests are verified afresh.
  */
 
 static ngx_int_t
 ngx_http_admin_cache_header_filter(ngx_http_request_t *r)
 {
-    ngx_http_admin_ctx_t       *ctx;
-    ngx_http_admin_srv_conf_t  *ascf;
+    uint64_t                     expire;
+    ngx_msec_t                   ttl;
+    ngx_http_admin_ctx_t        *ctx;
+    ngx_http_admin_srv_conf_t   *ascf;
+    ngx_http_admin_main_conf_t  *amcf;
 
     if (r != r->main
         || (r->headers_out.status != NGX_HTTP_UNAUTHORIZED
@@ -282,13 +420,20 @@ ngx_http_admin_cache_header_filter(ngx_http_request_t *r)
         ctx->revoked = 1;
 
         ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+        amcf = ngx_http_get_module_main_conf(r, ngx_http_admin_module);
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "admin gate forgets the verdict for user \"%V\": "
                       "the upstream answered %ui",
                       &ctx->user, r->headers_out.status);
 
-        ngx_http_admin_cache_delete(r, ctx, ascf);
+        ttl = (ngx_msec_t) amcf->max_ttl * 1000
+              + NGX_HTTP_ADMIN_REVOKE_MARGIN;
+
+        expire = ngx_http_admin_revoke_add(amcf->revocations,
+                                           ascf->redis->rid, &ctx->key, ttl);
+
+        ngx_http_admin_cache_mark(ascf->redis, &ctx->key, expire);
     }
 
     return ngx_http_admin_next_header_filter(r);

@@ -9,11 +9,14 @@
 #include "ngx_http_admin_json.h"
 #include "ngx_http_admin_path.h"
 #include "ngx_http_admin_redis.h"
+#include "ngx_http_admin_revoke.h"
 #include "ngx_http_admin_token.h"
 #include "ngx_http_admin_variables.h"
 #include "ngx_http_admin_verify.h"
 
 
+static ngx_int_t ngx_http_admin_redact_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_admin_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_gated(ngx_http_request_t *r,
     ngx_http_admin_loc_conf_t *alcf);
@@ -40,6 +43,9 @@ static void *ngx_http_admin_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_admin_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_admin_check_prefixes(ngx_conf_t *cf);
+static ngx_http_admin_srv_conf_t *ngx_http_admin_sharing(ngx_conf_t *cf,
+    ngx_uint_t s, ngx_uint_t defaults);
 static char *ngx_http_admin_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_admin_check_uri(ngx_conf_t *cf, void *post, void *data);
@@ -158,6 +164,11 @@ ngx_module_t  ngx_http_admin_module = {
 };
 
 
+/* the key prefix of a server without a name: "admin_gate:_:" */
+
+static ngx_str_t  ngx_http_admin_nameless = ngx_string("_");
+
+
 /* admin_gate_prefix /_synapse/admin; never changed */
 
 static ngx_str_t  ngx_http_admin_default_prefix = ngx_string("/_synapse/admin");
@@ -165,6 +176,86 @@ static ngx_str_t  ngx_http_admin_default_prefix = ngx_string("/_synapse/admin");
 static ngx_array_t  ngx_http_admin_default_prefixes = {
     &ngx_http_admin_default_prefix, 1, sizeof(ngx_str_t), 1, NULL
 };
+
+
+/*
+ * The POST_READ-phase handler: in a server where the gate is on anywhere,
+ * $request, and the "request:" of every error log line, show every
+ * request without its query token from here on, also one that limit_req,
+ * limit_conn or a "return" ends before the gate runs.
+ */
+
+static ngx_int_t
+ngx_http_admin_redact_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                   line;
+    ngx_http_admin_srv_conf_t  *ascf;
+
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+
+    if (!ascf->gated) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_admin_token_redact(r->pool, &r->request_line, &line)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->request_line = line;
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The first LOG-phase handler, before the access log's: a request that
+ * ended before POST_READ (a bad header line, headers too large) is
+ * redacted here.  Without a parsed request line nginx logs the raw bytes
+ * up to the first CR or LF; they are taken the same way.
+ */
+
+static ngx_int_t
+ngx_http_admin_log_handler(ngx_http_request_t *r)
+{
+    u_char                     *p;
+    ngx_str_t                   line;
+    ngx_http_admin_srv_conf_t  *ascf;
+
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+
+    if (!ascf->gated) {
+        return NGX_OK;
+    }
+
+    line = r->request_line;
+
+    if (line.data == NULL) {
+
+        if (r->request_start == NULL || r->header_in == NULL) {
+            return NGX_OK;
+        }
+
+        for (p = r->request_start; p < r->header_in->last; p++) {
+            if (*p == CR || *p == LF) {
+                break;
+            }
+        }
+
+        line.data = r->request_start;
+        line.len = p - r->request_start;
+    }
+
+    if (ngx_http_admin_token_redact(r->pool, &line, &r->request_line)
+        != NGX_OK)
+    {
+        /* nothing is better than a token */
+        ngx_str_set(&r->request_line, "-");
+    }
+
+    return NGX_OK;
+}
 
 
 /*
@@ -239,15 +330,17 @@ ngx_http_admin_handler(ngx_http_request_t *r)
 
 
 /*
- * A request is gated when the canonical form of its raw path, or of the
- * URI nginx has for it now (after rewrites), starts with a gated prefix.
+ * A request is gated when any reading of its path falls under a gated
+ * prefix: the raw path as sent, decoded or not, resolved or not, and the
+ * URI nginx has for it now, after rewrites (ngx_http_admin_path_gated()).
  */
 
 static ngx_int_t
 ngx_http_admin_gated(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
 {
     u_char     *q;
-    ngx_str_t   raw, path;
+    ngx_int_t   rc;
+    ngx_str_t   raw;
 
     raw = r->unparsed_uri;
 
@@ -256,23 +349,13 @@ ngx_http_admin_gated(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
         raw.len = q - raw.data;
     }
 
-    if (ngx_http_admin_path_canonical(r->pool, &raw, 1, &path) != NGX_OK) {
+    rc = ngx_http_admin_path_gated(r->pool, &raw, &r->uri, alcf->prefixes);
+
+    if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    if (ngx_http_admin_path_match(&path, alcf->prefixes)) {
-        return NGX_OK;
-    }
-
-    if (ngx_http_admin_path_canonical(r->pool, &r->uri, 0, &path) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_admin_path_match(&path, alcf->prefixes)) {
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
+    return rc ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -281,7 +364,7 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
 {
     u_char                     *p;
     ngx_int_t                   rc;
-    ngx_str_t                   auth[2], line;
+    ngx_str_t                   auth[2];
     ngx_uint_t                  i, n;
     const char                 *why;
     ngx_list_part_t            *part;
@@ -311,6 +394,7 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
      */
 
     ctx->request = r;
+    ctx->started = ngx_http_admin_revoke_now();
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -321,19 +405,6 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
     cln->data = ctx;
 
     ngx_http_set_ctx(r, ctx, ngx_http_admin_module);
-
-    /*
-     * From here on $request, and the "request:" of every error log line,
-     * shows the request without its query token.
-     */
-
-    if (ngx_http_admin_token_redact(r->pool, &r->request_line, &line)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    r->request_line = line;
 
     n = 0;
     part = &r->headers_in.headers.part;
@@ -513,6 +584,11 @@ ngx_http_admin_step(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_verdict_e    verdict;
     ngx_http_admin_srv_conf_t  *ascf;
 
+    /*
+     * until the verdict: ngx_http_admin_deny() and _forward() clear it
+     * (the verification subrequests do too, when they start)
+     */
+
     r->connection->log->action = "verifying the access token";
 
     if (ctx->step == NGX_HTTP_ADMIN_STEP_CACHE) {
@@ -571,6 +647,8 @@ ngx_http_admin_deny(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 {
     ngx_int_t  rc;
 
+    r->connection->log->action = NULL;
+
     if (ctx->passthrough) {
         rc = ngx_http_admin_json_send(r, ctx->status, &ctx->body);
 
@@ -596,6 +674,8 @@ ngx_http_admin_forward(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
     u_char     *p, *q, *src;
     size_t      len;
     ngx_str_t   args;
+
+    r->connection->log->action = NULL;
 
     if (ngx_http_admin_verify_set_bearer(r, ctx->authorization, &ctx->bearer)
         != NGX_OK)
@@ -738,19 +818,61 @@ ngx_http_admin_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_admin_srv_conf_t *prev = parent;
     ngx_http_admin_srv_conf_t *conf = child;
 
+    u_char                      *p;
+    ngx_str_t                   *name;
+    ngx_http_admin_main_conf_t  *amcf;
+
+    conf->prefix_set = (conf->key_prefix.data != NULL);
+    conf->prefix_inherited = (!conf->prefix_set
+                              && prev->key_prefix.data != NULL);
+    conf->core = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+
     ngx_conf_merge_ptr_value(conf->redis, prev->redis, NULL);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 100);
     ngx_conf_merge_sec_value(conf->ttl, prev->ttl, 60);
     ngx_conf_merge_sec_value(conf->negative_ttl, prev->negative_ttl, 10);
-    ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix,
-                             "admin_gate:");
     ngx_conf_merge_uint_value(conf->failure, prev->failure,
                               NGX_HTTP_ADMIN_FAILURE_VERIFY);
+
+    if (conf->key_prefix.data == NULL) {
+        conf->key_prefix = prev->key_prefix;
+    }
+
+    if (conf->key_prefix.data == NULL) {
+
+        /*
+         * the default: "admin_gate:<server name>:", so that homeservers
+         * on one Redis keep apart; a nameless server is "_", and
+         * ngx_http_admin_check_prefixes() makes every default unique
+         */
+
+        name = &conf->core->server_name;
+
+        p = ngx_pnalloc(cf->pool, sizeof("admin_gate:_:") + name->len);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        conf->key_prefix.data = p;
+
+        p = ngx_sprintf(p, "admin_gate:%V:",
+                        name->len ? name : &ngx_http_admin_nameless);
+
+        conf->key_prefix.len = p - conf->key_prefix.data;
+    }
 
     /* a connection shared by servers waits as long as the most patient */
 
     if (conf->redis && conf->redis->timeout < conf->timeout) {
         conf->redis->timeout = conf->timeout;
+    }
+
+    /* a revocation lasts as long as the longest-lived verdict */
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
+
+    if (conf->redis && amcf->max_ttl < conf->ttl) {
+        amcf->max_ttl = conf->ttl;
     }
 
     return NGX_CONF_OK;
@@ -786,12 +908,19 @@ ngx_http_admin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_admin_loc_conf_t *prev = parent;
     ngx_http_admin_loc_conf_t *conf = child;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_admin_srv_conf_t  *ascf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_ptr_value(conf->prefixes, prev->prefixes,
                              &ngx_http_admin_default_prefixes);
     ngx_conf_merge_str_value(conf->verify, prev->verify, "");
+
+    if (conf->enable) {
+        /* the locations of a server are merged with the server in cf */
+        ascf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_admin_module);
+        ascf->gated = 1;
+    }
 
     if (conf->enable && conf->verify.len == 0) {
         clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -818,10 +947,18 @@ ngx_http_admin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_admin_init(ngx_conf_t *cf)
 {
+    ngx_array_t                *log;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_admin_redact_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {
@@ -830,11 +967,169 @@ ngx_http_admin_init(ngx_conf_t *cf)
 
     *h = ngx_http_admin_handler;
 
+    /* first in the LOG phase: ngx_http_log_request() runs them in order */
+
+    log = &cmcf->phases[NGX_HTTP_LOG_PHASE].handlers;
+
+    h = ngx_array_push(log);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = log->elts;
+    ngx_memmove(&h[1], &h[0], (log->nelts - 1) * sizeof(ngx_http_handler_pt));
+    h[0] = ngx_http_admin_log_handler;
+
+    if (ngx_http_admin_check_prefixes(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_admin_cache_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
     return ngx_http_admin_verify_init(cf);
+}
+
+
+/*
+ * Servers with the gate on that use one Redis share the verdicts stored
+ * under one key prefix.  A default prefix that another server has too
+ * becomes "admin_gate:<name>#<n>:", so servers stay apart unless told
+ * otherwise.  Two servers that share a prefix that not both set in their
+ * own server block get a warning: that is safe only if they verify with
+ * the same Synapse.
+ */
+
+static ngx_int_t
+ngx_http_admin_check_prefixes(ngx_conf_t *cf)
+{
+    u_char                     *p;
+    ngx_str_t                  *name;
+    ngx_uint_t                  s, n;
+    ngx_http_admin_srv_conf_t  *ascf, *other;
+    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_core_srv_conf_t  **cscfp;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    cscfp = cmcf->servers.elts;
+
+    for (s = 0; s < cmcf->servers.nelts; s++) {
+        ascf = cscfp[s]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
+
+        if (!ascf->gated || ascf->redis == NULL || ascf->prefix_set
+            || ascf->prefix_inherited)
+        {
+            continue;
+        }
+
+        name = &ascf->core->server_name;
+
+        for (n = 2; ngx_http_admin_sharing(cf, s, 1) != NULL; n++) {
+
+            p = ngx_pnalloc(cf->pool, sizeof("admin_gate:_#:") + name->len
+                                      + NGX_INT_T_LEN);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            ascf->key_prefix.data = p;
+
+            p = ngx_sprintf(p, "admin_gate:%V#%ui:",
+                            name->len ? name : &ngx_http_admin_nameless, n);
+
+            ascf->key_prefix.len = p - ascf->key_prefix.data;
+        }
+    }
+
+    for (s = 0; s < cmcf->servers.nelts; s++) {
+        ascf = cscfp[s]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
+
+        if (!ascf->gated || ascf->redis == NULL) {
+            continue;
+        }
+
+        other = ngx_http_admin_sharing(cf, s, 0);
+
+        if (other == NULL || (ascf->prefix_set && other->prefix_set)) {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "admin_gate: the servers \"%V\" in %s:%ui and "
+                      "\"%V\" in %s:%ui share their cached verdicts "
+                      "(redis \"%V\", admin_gate_key_prefix \"%V\"), "
+                      "which is safe only if both verify tokens with the "
+                      "same Synapse; set admin_gate_key_prefix in each "
+                      "server block to share them on purpose",
+                      &other->core->server_name, other->core->file_name,
+                      other->core->line, &ascf->core->server_name,
+                      ascf->core->file_name, ascf->core->line,
+                      &ascf->redis->addr.name, &ascf->key_prefix);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * An earlier server that shares the verdicts of server "s": same Redis,
+ * same key prefix.  With "defaults", a default prefix is compared with
+ * the defaults before it and with every prefix that was set.
+ */
+
+static ngx_http_admin_srv_conf_t *
+ngx_http_admin_sharing(ngx_conf_t *cf, ngx_uint_t s, ngx_uint_t defaults)
+{
+    ngx_uint_t                     i, n;
+    ngx_http_admin_srv_conf_t     *ascf, *other;
+    ngx_http_core_main_conf_t     *cmcf;
+    ngx_http_core_srv_conf_t     **cscfp;
+    ngx_http_admin_redis_conf_t   *a, *b;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    cscfp = cmcf->servers.elts;
+
+    ascf = cscfp[s]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
+
+    n = defaults ? cmcf->servers.nelts : s;
+
+    for (i = 0; i < n; i++) {
+        other = cscfp[i]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
+
+        if (i == s || !other->gated || other->redis == NULL) {
+            continue;
+        }
+
+        if (defaults && i > s && !other->prefix_set
+            && !other->prefix_inherited)
+        {
+            /* a later default gives way to this one */
+            continue;
+        }
+
+        if (ascf->key_prefix.len != other->key_prefix.len
+            || ngx_strncmp(ascf->key_prefix.data, other->key_prefix.data,
+                           ascf->key_prefix.len)
+               != 0)
+        {
+            continue;
+        }
+
+        a = ascf->redis;
+        b = other->redis;
+
+        if (a == b
+            || (ngx_max(a->db, 0) == ngx_max(b->db, 0)
+                && ngx_cmp_sockaddr(a->addr.sockaddr, a->addr.socklen,
+                                    b->addr.sockaddr, b->addr.socklen, 1)
+                   == NGX_OK))
+        {
+            return other;
+        }
+    }
+
+    return NULL;
 }
 
 

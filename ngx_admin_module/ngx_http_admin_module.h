@@ -38,7 +38,8 @@ typedef enum {
     NGX_HTTP_ADMIN_CACHE_NONE = 0,
     NGX_HTTP_ADMIN_CACHE_HIT,
     NGX_HTTP_ADMIN_CACHE_MISS,
-    NGX_HTTP_ADMIN_CACHE_ERROR
+    NGX_HTTP_ADMIN_CACHE_ERROR,
+    NGX_HTTP_ADMIN_CACHE_REVOKED
 } ngx_http_admin_cache_e;
 
 
@@ -48,24 +49,32 @@ typedef enum {
 } ngx_http_admin_failure_e;
 
 
-typedef struct ngx_http_admin_redis_s   ngx_http_admin_redis_t;
-typedef struct ngx_http_admin_waiter_s  ngx_http_admin_waiter_t;
+typedef struct ngx_http_admin_redis_s       ngx_http_admin_redis_t;
+typedef struct ngx_http_admin_waiter_s      ngx_http_admin_waiter_t;
+typedef struct ngx_http_admin_redis_conf_s  ngx_http_admin_redis_conf_t;
+
+/* the connection is being made: commands queued now go first */
+typedef void (*ngx_http_admin_connect_pt)(ngx_http_admin_redis_conf_t *rcf);
 
 
 /* one admin_gate_redis directive */
 
-typedef struct {
+struct ngx_http_admin_redis_conf_s {
     ngx_addr_t                 addr;
     ngx_int_t                  db;            /* -1: no SELECT */
     ngx_str_t                  username;
     ngx_str_t                  password;
     ngx_msec_t                 timeout;       /* longest of its servers' */
+    uint32_t                   rid;           /* crc32 of address and db */
+    ngx_http_admin_connect_pt  connect;
     ngx_http_admin_redis_t    *redis;         /* this worker's connection */
-} ngx_http_admin_redis_conf_t;
+};
 
 
 typedef struct {
     ngx_array_t                redis;         /* of redis_conf_t * */
+    ngx_shm_zone_t            *revocations;
+    time_t                     max_ttl;       /* of admin_gate_cache_ttl */
 } ngx_http_admin_main_conf_t;
 
 
@@ -76,6 +85,10 @@ typedef struct {
     time_t                        negative_ttl;
     ngx_str_t                     key_prefix;
     ngx_uint_t                    failure;
+    ngx_uint_t                    gated;      /* admin_gate on in it */
+    ngx_uint_t                    prefix_set; /* ... in this server */
+    ngx_uint_t                    prefix_inherited;
+    ngx_http_core_srv_conf_t     *core;
 } ngx_http_admin_srv_conf_t;
 
 
@@ -98,6 +111,7 @@ typedef struct {
     ngx_uint_t                 in_query;      /* access_token entries */
 
     ngx_http_request_t        *request;
+    uint64_t                   started;       /* ms since the epoch */
     ngx_str_t                  key;           /* in Redis */
     ngx_http_admin_cache_e     cache;
     ngx_http_admin_verdict_e   cached;        /* the verdict of a hit */

@@ -8,6 +8,8 @@
 #include "ngx_http_admin_path.h"
 
 
+static ngx_int_t ngx_http_admin_path_read(ngx_pool_t *pool, ngx_str_t *path,
+    ngx_uint_t decode, ngx_array_t *prefixes);
 static ngx_uint_t ngx_http_admin_path_is_plain(ngx_str_t *src,
     ngx_uint_t decode);
 
@@ -96,6 +98,93 @@ ngx_http_admin_path_canonical(ngx_pool_t *pool, ngx_str_t *src,
     dst->len = o - buf;
 
     return NGX_OK;
+}
+
+
+/*
+ * Whether any reading of a request's path that nginx or an upstream may
+ * act on falls under a gated prefix:
+ *
+ *     the raw path as sent, which proxy_pass without a URI part forwards
+ *     and Synapse routes on ("/_synapse/admin/v1/users/x%2F..%2F.." is an
+ *     admin path there, whatever it resolves to);
+ *     the raw path with dot segments resolved, not decoded;
+ *     the raw path percent-decoded, dot segments kept;
+ *     the raw path decoded and resolved: nginx's own normalized URI;
+ *     the URI nginx has now, after rewrites, resolved.
+ *
+ * Returns 1 (gated), 0 or NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_admin_path_gated(ngx_pool_t *pool, ngx_str_t *raw, ngx_str_t *uri,
+    ngx_array_t *prefixes)
+{
+    u_char     *p;
+    ngx_int_t   rc;
+    ngx_str_t   decoded;
+
+    if (ngx_http_admin_path_match(raw, prefixes)) {
+        return 1;
+    }
+
+    if (!ngx_http_admin_path_is_plain(raw, 1)) {
+
+        rc = ngx_http_admin_path_read(pool, raw, 0, prefixes);
+        if (rc != 0) {
+            return rc;
+        }
+
+        if (ngx_strlchr(raw->data, raw->data + raw->len, '%') != NULL) {
+
+            p = ngx_pnalloc(pool, raw->len);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            decoded.data = p;
+            decoded.len = ngx_http_admin_path_unescape(p, raw->data,
+                                                       raw->len, 0)
+                          - p;
+
+            if (ngx_http_admin_path_match(&decoded, prefixes)) {
+                return 1;
+            }
+
+            rc = ngx_http_admin_path_read(pool, &decoded, 0, prefixes);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+
+    /* the URI of a plain request is the raw path itself */
+
+    if (uri->len == raw->len
+        && ngx_strncmp(uri->data, raw->data, raw->len) == 0)
+    {
+        return 0;
+    }
+
+    return ngx_http_admin_path_read(pool, uri, 0, prefixes);
+}
+
+
+/* the canonical form of "path" under a prefix: 1, 0 or NGX_ERROR */
+
+static ngx_int_t
+ngx_http_admin_path_read(ngx_pool_t *pool, ngx_str_t *path,
+    ngx_uint_t decode, ngx_array_t *prefixes)
+{
+    ngx_str_t  canonical;
+
+    if (ngx_http_admin_path_canonical(pool, path, decode, &canonical)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_admin_path_match(&canonical, prefixes);
 }
 
 

@@ -9,18 +9,21 @@
 #include <hiredis/hiredis.h>
 
 #include "ngx_http_admin_redis.h"
+#include "ngx_http_admin_revoke.h"
 
 
 /*
  * One connection per admin_gate_redis and worker.  nginx owns the socket
  * (ngx_event_connect_peer, its events, ngx_close_connection); hiredis
- * only parses replies (redisReader), and commands are written in RESP
- * here.  Commands are pipelined: replies come back in order, each to the
- * waiter at the head of the queue.  A timer bounds the wait of the head;
- * when it fires, or the connection fails in any way, every waiter gets a
- * NULL reply, the connection is closed and a reconnect is scheduled with
- * backoff.  Until the handshake (AUTH, SELECT, PING) has been answered
- * commands wait behind it; while Redis is down they are refused at once.
+ * only parses replies (redisReader, bounded), and commands are written in
+ * RESP here, with send() and recv() of our own, so that a failure is
+ * logged once, with its errno.  Commands are pipelined: replies come back
+ * in order, each to the waiter at the head of the queue.  A timer bounds
+ * the wait of the head; when it fires, or the connection fails in any way,
+ * every waiter gets a NULL reply, the connection is closed and a reconnect
+ * is scheduled with backoff.  Until the handshake (AUTH, SELECT, PING) has
+ * been answered commands wait behind it; while Redis is down they are
+ * refused at once.
  */
 
 
@@ -28,6 +31,7 @@
 #define NGX_HTTP_ADMIN_REDIS_BACKOFF_MAX  3000
 #define NGX_HTTP_ADMIN_REDIS_OUT_MIN      4096
 #define NGX_HTTP_ADMIN_REDIS_REPLY_MAX    65536
+#define NGX_HTTP_ADMIN_REDIS_ELTS_MAX     1024
 
 
 typedef enum {
@@ -42,6 +46,7 @@ struct ngx_http_admin_waiter_s {
     ngx_http_admin_reply_pt        handler;
     void                          *data;
     ngx_msec_t                     deadline;
+    ngx_uint_t                     owned;         /* free data at exit */
 };
 
 
@@ -49,6 +54,12 @@ struct ngx_http_admin_redis_s {
     ngx_http_admin_redis_conf_t   *conf;
     ngx_peer_connection_t          peer;
     redisReader                   *reader;
+
+    /* hiredis's reply constructors, and ours that bound them */
+    redisReplyObjectFunctions     *hiredis;
+    redisReplyObjectFunctions      bounded;
+    size_t                         bytes;         /* of the reply so far */
+    ngx_uint_t                     elements;
 
     u_char                        *start;         /* output buffer */
     u_char                        *pos;
@@ -67,10 +78,19 @@ struct ngx_http_admin_redis_s {
     ngx_http_admin_redis_state_e   state;
     unsigned                       connected:1;
     unsigned                       outage:1;
+    unsigned                       too_large:1;
 };
 
 
 static void ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd);
+static ngx_int_t ngx_http_admin_redis_reader(ngx_http_admin_redis_t *rd);
+static void *ngx_http_admin_redis_string(const redisReadTask *task,
+    char *str, size_t len);
+static void *ngx_http_admin_redis_array(const redisReadTask *task,
+    int elements);
+static void *ngx_http_admin_redis_integer(const redisReadTask *task,
+    long long value);
+static void *ngx_http_admin_redis_nil(const redisReadTask *task);
 static ngx_int_t ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd);
 static void ngx_http_admin_redis_ok(void *data, redisReply *reply);
 static void ngx_http_admin_redis_pong(void *data, redisReply *reply);
@@ -117,10 +137,10 @@ ngx_http_admin_redis_init_process(ngx_cycle_t *cycle, ngx_array_t *confs)
         rd->backoff = NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN;
 
         /*
-         * nginx logs a failed connect(), send() or recv() itself, at
-         * "error" or "crit", each time; the outage is logged once below
-         * instead, so the connection gets a copy of the log that keeps
-         * only debug lines and alerts
+         * nginx logs a failed connect() itself, at "error" or "crit",
+         * each time; the outage is logged once below instead, so the
+         * connection gets a copy of the log that keeps only debug lines
+         * and alerts
          */
 
         rd->log = *cycle->log;
@@ -178,9 +198,16 @@ ngx_http_admin_redis_exit_process(ngx_array_t *confs)
             ngx_del_timer(&rd->retry);
         }
 
+        /* no reply will come: what the handlers would free goes here */
+
         while (rd->head) {
             w = rd->head;
             rd->head = w->next;
+
+            if (w->owned && w->handler) {
+                ngx_free(w->data);
+            }
+
             ngx_free(w);
         }
 
@@ -290,7 +317,18 @@ ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "has \"username=\" without \"password=\"";
     }
 
+    /* the Redis, as revocations remember it across workers and reloads */
+
+    ngx_crc32_init(rcf->rid);
+    ngx_crc32_update(&rcf->rid, rcf->addr.name.data, rcf->addr.name.len);
+    ngx_crc32_update(&rcf->rid, (u_char *) &rcf->db, sizeof(ngx_int_t));
+    ngx_crc32_final(rcf->rid);
+
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
+
+    if (ngx_http_admin_revoke_zone(cf, amcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     rcfp = ngx_array_push(&amcf->redis);
     if (rcfp == NULL) {
@@ -337,6 +375,18 @@ ngx_http_admin_redis_cancel(ngx_http_admin_waiter_t *waiter)
 }
 
 
+/*
+ * The waiter's data was ngx_alloc()ed, and its handler frees it: a worker
+ * that exits before the reply frees it instead.
+ */
+
+void
+ngx_http_admin_redis_own(ngx_http_admin_waiter_t *waiter)
+{
+    waiter->owned = 1;
+}
+
+
 static void
 ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
 {
@@ -372,8 +422,7 @@ ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
     c->read->handler = ngx_http_admin_redis_read_handler;
     c->write->handler = ngx_http_admin_redis_write_handler;
 
-    rd->reader = redisReaderCreate();
-    if (rd->reader == NULL) {
+    if (ngx_http_admin_redis_reader(rd) != NGX_OK) {
         ngx_http_admin_redis_fail(rd, 0, "out of memory");
         return;
     }
@@ -383,10 +432,107 @@ ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
         return;
     }
 
+    if (rd->conf->connect) {
+        rd->conf->connect(rd->conf);
+    }
+
     if (rc == NGX_OK) {
         rd->connected = 1;
         ngx_post_event(c->write, &ngx_posted_events);
     }
+}
+
+
+/*
+ * A reply reader whose replies are bounded: at most
+ * NGX_HTTP_ADMIN_REDIS_REPLY_MAX bytes of strings and
+ * NGX_HTTP_ADMIN_REDIS_ELTS_MAX array elements each, checked before
+ * hiredis allocates anything.  hiredis's own constructors do the work;
+ * they are reached through the reader that redisReaderCreate() sets up.
+ */
+
+static ngx_int_t
+ngx_http_admin_redis_reader(ngx_http_admin_redis_t *rd)
+{
+    redisReader  *reader;
+
+    reader = redisReaderCreate();
+    if (reader == NULL) {
+        return NGX_ERROR;
+    }
+
+    rd->reader = reader;
+    rd->hiredis = reader->fn;
+
+    rd->bounded.createString = ngx_http_admin_redis_string;
+    rd->bounded.createArray = ngx_http_admin_redis_array;
+    rd->bounded.createInteger = ngx_http_admin_redis_integer;
+    rd->bounded.createNil = ngx_http_admin_redis_nil;
+    rd->bounded.freeObject = rd->hiredis->freeObject;
+
+    reader->fn = &rd->bounded;
+    reader->privdata = rd;
+
+    rd->bytes = 0;
+    rd->elements = 0;
+    rd->too_large = 0;
+
+    return NGX_OK;
+}
+
+
+/* NULL is out of memory to hiredis: the reply fails, as too large */
+
+static void *
+ngx_http_admin_redis_string(const redisReadTask *task, char *str, size_t len)
+{
+    ngx_http_admin_redis_t  *rd = task->privdata;
+
+    rd->bytes += len;
+
+    if (rd->bytes > NGX_HTTP_ADMIN_REDIS_REPLY_MAX) {
+        rd->too_large = 1;
+        return NULL;
+    }
+
+    return rd->hiredis->createString(task, str, len);
+}
+
+
+static void *
+ngx_http_admin_redis_array(const redisReadTask *task, int elements)
+{
+    ngx_http_admin_redis_t  *rd = task->privdata;
+
+    if (elements < 0
+        || (ngx_uint_t) elements
+           > NGX_HTTP_ADMIN_REDIS_ELTS_MAX - rd->elements)
+    {
+        rd->too_large = 1;
+        return NULL;
+    }
+
+    rd->elements += elements;
+
+    return rd->hiredis->createArray(task, elements);
+}
+
+
+static void *
+ngx_http_admin_redis_integer(const redisReadTask *task, long long value)
+{
+    ngx_http_admin_redis_t  *rd = task->privdata;
+
+    return rd->hiredis->createInteger(task, value);
+}
+
+
+static void *
+ngx_http_admin_redis_nil(const redisReadTask *task)
+{
+    ngx_http_admin_redis_t  *rd = task->privdata;
+
+    return rd->hiredis->createNil(task);
 }
 
 
@@ -630,6 +776,7 @@ static void
 ngx_http_admin_redis_write_handler(ngx_event_t *wev)
 {
     ssize_t                  n;
+    ngx_err_t                err;
     ngx_connection_t        *c;
     ngx_http_admin_redis_t  *rd;
 
@@ -641,14 +788,21 @@ ngx_http_admin_redis_write_handler(ngx_event_t *wev)
     }
 
     while (rd->pos < rd->last) {
-        n = c->send(c, rd->pos, rd->last - rd->pos);
+        n = send(c->fd, rd->pos, rd->last - rd->pos, 0);
 
-        if (n == NGX_AGAIN) {
-            break;
-        }
+        if (n == -1) {
+            err = ngx_socket_errno;
 
-        if (n == NGX_ERROR) {
-            ngx_http_admin_redis_fail(rd, 0, "send() failed");
+            if (err == NGX_EINTR) {
+                continue;
+            }
+
+            if (err == NGX_EAGAIN) {
+                wev->ready = 0;
+                break;
+            }
+
+            ngx_http_admin_redis_fail(rd, err, "send() failed");
             return;
         }
 
@@ -672,6 +826,7 @@ static void
 ngx_http_admin_redis_read_handler(ngx_event_t *rev)
 {
     ssize_t                  n;
+    ngx_err_t                err;
     ngx_connection_t        *c;
     ngx_http_admin_redis_t  *rd;
     u_char                   buf[4096];
@@ -684,19 +839,26 @@ ngx_http_admin_redis_read_handler(ngx_event_t *rev)
     }
 
     for ( ;; ) {
-        n = c->recv(c, buf, sizeof(buf));
+        n = recv(c->fd, buf, sizeof(buf), 0);
 
-        if (n == NGX_AGAIN) {
-            break;
+        if (n == -1) {
+            err = ngx_socket_errno;
+
+            if (err == NGX_EINTR) {
+                continue;
+            }
+
+            if (err == NGX_EAGAIN) {
+                rev->ready = 0;
+                break;
+            }
+
+            ngx_http_admin_redis_fail(rd, err, "recv() failed");
+            return;
         }
 
         if (n == 0) {
             ngx_http_admin_redis_fail(rd, 0, "connection closed by redis");
-            return;
-        }
-
-        if (n == NGX_ERROR) {
-            ngx_http_admin_redis_fail(rd, 0, "recv() failed");
             return;
         }
 
@@ -735,13 +897,18 @@ ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
     for ( ;; ) {
 
         if (redisReaderGetReply(rd->reader, &reply) != REDIS_OK) {
-            ngx_http_admin_redis_fail(rd, 0, "invalid reply");
+            ngx_http_admin_redis_fail(rd, 0, rd->too_large
+                                             ? "reply too large"
+                                             : "invalid reply");
             return NGX_ERROR;
         }
 
         if (reply == NULL) {
             break;
         }
+
+        rd->bytes = 0;
+        rd->elements = 0;
 
         w = rd->head;
 
@@ -778,7 +945,7 @@ ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
         }
     }
 
-    /* a reply of ours is small: do not buffer a huge one */
+    /* nor is a reply that is still coming buffered beyond the bound */
 
     if (rd->reader->len - rd->reader->pos > NGX_HTTP_ADMIN_REDIS_REPLY_MAX) {
         ngx_http_admin_redis_fail(rd, 0, "reply too large");
@@ -895,6 +1062,7 @@ ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd, ngx_str_t *argv,
     w->handler = handler;
     w->data = data;
     w->deadline = ngx_current_msec + rd->conf->timeout;
+    w->owned = 0;
 
     if (rd->tail) {
         rd->tail->next = w;

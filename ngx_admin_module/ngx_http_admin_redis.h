@@ -27,6 +27,7 @@ ngx_int_t ngx_http_admin_redis_command(ngx_http_admin_redis_conf_t *rcf,
     ngx_str_t *argv, ngx_uint_t argc, ngx_http_admin_reply_pt handler,
     void *data, ngx_http_admin_waiter_t **waiter);
 void ngx_http_admin_redis_cancel(ngx_http_admin_waiter_t *waiter);
+void ngx_http_admin_redis_own(ngx_http_admin_waiter_t *waiter);
 
 
 #endif /* _NGX_HTTP_ADMIN_REDIS_H_INCLUDED_ */

@@ -27,6 +27,7 @@ static u_char *ngx_http_admin_token_arg(u_char *p, u_char *last,
     ngx_http_admin_arg_t *arg);
 static ngx_uint_t ngx_http_admin_token_arg_is(ngx_http_admin_arg_t *arg,
     ngx_str_t *name);
+static ngx_uint_t ngx_http_admin_token_hidden(ngx_http_admin_arg_t *arg);
 static ngx_http_admin_token_e ngx_http_admin_token_bearer(ngx_str_t *value,
     ngx_str_t *token);
 static ngx_int_t ngx_http_admin_token_unescape(ngx_pool_t *pool,
@@ -190,7 +191,8 @@ ngx_http_admin_token_strip(ngx_pool_t *pool, ngx_str_t *args, ngx_str_t *out)
 /*
  * A request line with the value of every access_token entry of its query
  * string replaced by "***": "GET /x?access_token=***&a=1 HTTP/1.1".
- * The line is returned as is when there is nothing to hide.
+ * The line is returned as is when there is nothing to hide, also when it
+ * was redacted before.
  */
 
 ngx_int_t
@@ -229,7 +231,8 @@ ngx_http_admin_token_redact(ngx_pool_t *pool, ngx_str_t *line, ngx_str_t *out)
         p = ngx_http_admin_token_arg(p, end, &arg);
 
         if (arg.eq != NULL
-            && ngx_http_admin_token_arg_is(&arg, &ngx_http_admin_access_token))
+            && ngx_http_admin_token_arg_is(&arg, &ngx_http_admin_access_token)
+            && !ngx_http_admin_token_hidden(&arg))
         {
             n++;
         }
@@ -376,6 +379,16 @@ ngx_http_admin_token_arg_is(ngx_http_admin_arg_t *arg, ngx_str_t *name)
 }
 
 
+/* the value of an entry with "=" is "***" already */
+
+static ngx_uint_t
+ngx_http_admin_token_hidden(ngx_http_admin_arg_t *arg)
+{
+    return arg->end - arg->eq == sizeof("=***") - 1
+           && ngx_strncmp(arg->eq, "=***", sizeof("=***") - 1) == 0;
+}
+
+
 static ngx_http_admin_token_e
 ngx_http_admin_token_bearer(ngx_str_t *value, ngx_str_t *token)
 {
@@ -408,8 +421,14 @@ ngx_http_admin_token_bearer(ngx_str_t *value, ngx_str_t *token)
 
     token->data = p;
 
+    /*
+     * Synapse splits the value on spaces only: a third part makes the
+     * header invalid, while a tab inside the token belongs to it (and
+     * makes it one that cannot be valid)
+     */
+
     for ( /* void */ ; p < last; p++) {
-        if (*p == ' ' || *p == '\t') {
+        if (*p == ' ') {
             return NGX_HTTP_ADMIN_TOKEN_INVALID_HEADER;
         }
     }

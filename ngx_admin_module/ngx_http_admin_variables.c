@@ -66,7 +66,8 @@ static ngx_str_t  ngx_http_admin_cache_names[] = {
     ngx_null_string,
     ngx_string("HIT"),
     ngx_string("MISS"),
-    ngx_string("ERROR")
+    ngx_string("ERROR"),
+    ngx_string("REVOKED")
 };
 
 
