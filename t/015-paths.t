@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
-# What is gated: the canonical path of the raw request target (decoded,
-# dot segments resolved, slashes merged, any letter case) under a gated
+# What is gated: any reading of the request target (raw, decoded, dot
+# segments resolved, slashes merged, any letter case) under a gated
 # prefix, whatever location the request lands in; and what is not:
 # other paths, OPTIONS, "admin_gate off" locations, subrequests.
 
@@ -105,6 +105,9 @@ my @gated = (
     '/_SYNAPSE/ADMIN/v1/regex',
     '/_synapse/admin/v1/users?x=/_matrix',
     '/sneaky',
+
+    # the raw path is under the prefix, whatever it resolves to
+    '/_synapse/admin/../../_matrix/client/v3/sync',
 );
 
 for my $target (@gated) {
@@ -119,7 +122,6 @@ my @open = (
     '/_matrix/client/v3/sync',
     '/_synapse/client/password_reset',
     '/_synapse/admi',
-    '/_synapse/admin/../../_matrix/client/v3/sync',
     '/_matrix/client/v3/admin/whois',
 );
 
