@@ -159,9 +159,9 @@ $r = get(1, 'short_tok');
 is($r->{headers}{'x-cache'}[0], '[MISS]', 'short TTL: expired, a miss');
 is($fs->whoami_hits, 2, 'short TTL: verified again');
 
-$ttl = $redis->cli('TTL', key('admin_gate:', 'adm_tok'));
+$ttl = $redis->cli('TTL', key('admin_gate:_:', 'adm_tok'));
 ok($ttl > 50 && $ttl <= 60, "default TTL: about 60s ($ttl)");
-$ttl = $redis->cli('TTL', key('admin_gate:', 'usr_tok'));
+$ttl = $redis->cli('TTL', key('admin_gate:_:', 'usr_tok'));
 ok($ttl > 0 && $ttl <= 10, "default negative TTL: about 10s ($ttl)");
 
 $fs->clear_log;
@@ -183,17 +183,19 @@ for (1 .. 2) {
 }
 is($fs->whoami_hits, 2, 'appservice: one verdict per user_id');
 
-# a value that does not parse is a miss, and is replaced
+# a value that does not parse is a miss; fills never overwrite (SET NX)
 
 for my $garbage ('not json', '{"verdict":"allow"}', '{"verdict":"root",'
     . '"user":"@admin:test"}', '[]', '{"verdict":"allow","user":"@x y"}')
 {
-    $redis->cli('SET', key('admin_gate:', 'usr_tok'), $garbage);
+    $redis->cli('SET', key('admin_gate:_:', 'usr_tok'), $garbage);
     $fs->clear_log;
     $r = $t->get($p, Authorization => 'Bearer usr_tok');
     is($r->{status}, 403, "value '$garbage': the real verdict");
     is($r->{headers}{'x-cache'}[0], '[MISS]', "value '$garbage': a miss");
     is($fs->whoami_hits, 1, "value '$garbage': Synapse asked");
+    is($redis->cli('GET', key('admin_gate:_:', 'usr_tok')), $garbage,
+        "value '$garbage': left alone");
 }
 
 # two homeservers, one Redis
@@ -213,7 +215,7 @@ for my $n (1 .. 2) {
 
 my @keys = $redis->cli('--scan');
 ok(scalar @keys, 'Redis holds keys: ' . scalar @keys);
-is(scalar(grep { !/^(admin_gate|short|other):[0-9a-f]{64}$/ } @keys), 0,
+is(scalar(grep { !/^(admin_gate:_|short|other):[0-9a-f]{64}$/ } @keys), 0,
     'every key is a prefix and a SHA-256');
 
 my $dump = join "\n", @keys, map { scalar $redis->cli('GET', $_) } @keys;
