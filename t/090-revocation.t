@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 
 # Revocation: when the upstream answers 401 or 403 to a request the gate
-# allowed, the verdict is deleted from Redis and the next request is
-# verified afresh; other statuses keep it.  And a client that leaves while
+# allowed, a "revoked" marker replaces the verdict in Redis for the TTL
+# and a margin, and the token is verified afresh on every request until
+# then; other statuses keep the verdict.  And a client that leaves while
 # its Redis lookup is in flight: the reply arrives for a request that is
 # gone and is dropped (run under valgrind by make test-valgrind).
 
@@ -19,7 +20,10 @@ use RedisServer;
 
 my $t = AdminTest->new;
 my $redis = RedisServer->new(dir => $t->testdir)->start;
-my $fs = $t->synapse;
+my $fs = $t->synapse(tokens => {
+    rev401_tok => { user => '@admin:test' },
+    rev403_tok => { user => '@admin:test' },
+});
 
 $t->run(<<'END' =~ s/%%REDIS%%/$redis->port/ger);
 %%TEST_GLOBALS%%
@@ -55,24 +59,36 @@ http {
 }
 END
 
-my $key = 'admin_gate:' . sha('adm_tok');
+# each status revokes a token of its own: a revocation lasts as long as
+# any verdict cached before it can (admin_gate_cache_ttl and 30s)
 
-is(cache('/_synapse/admin/v1/users'), 'MISS', 'a miss first');
+for my $case ([401, 'rev401_tok'], [403, 'rev403_tok']) {
+    my ($status, $tok) = @$case;
+    my $key = 'admin_gate:_:' . sha($tok);
 
-for my $status (401, 403) {
-    is(cache('/_synapse/admin/v1/users'), 'HIT', "$status: cached");
+    is(cache($tok), 'MISS', "$status: a miss first");
+    is(cache($tok), 'HIT', "$status: cached");
 
     $fs->clear_log;
 
     my $r = $t->get("/_synapse/admin/v1/status/$status",
-        Authorization => 'Bearer adm_tok');
+        Authorization => "Bearer $tok");
     is($r->{status}, $status, "$status: the upstream refuses a cached admin");
 
-    wait_for(sub { $redis->cli('EXISTS', $key) eq '0' });
-    is($redis->cli('EXISTS', $key), '0', "$status: the verdict is deleted");
+    wait_for(sub { $redis->cli('GET', $key) eq 'revoked' });
+    is($redis->cli('GET', $key), 'revoked', "$status: a revocation marker");
 
-    is(cache('/_synapse/admin/v1/users'), 'MISS', "$status: verified afresh");
-    is($fs->whoami_hits, 1, "$status: Synapse asked again");
+    my $pttl = $redis->cli('PTTL', $key);
+    ok($pttl > 80000 && $pttl <= 90000,
+        "$status: it lasts the TTL and a margin ($pttl ms)");
+
+    for my $n (1 .. 2) {
+        is(cache($tok), 'REVOKED', "$status: verified afresh ($n)");
+    }
+
+    is($fs->whoami_hits, 2, "$status: Synapse asked each time");
+    is($redis->cli('GET', $key), 'revoked',
+        "$status: the fresh verdicts do not replace the marker");
 }
 
 like($t->error_log, qr/\[info\] .*admin gate forgets the verdict for user "\@admin:test": the upstream answered 401/,
@@ -80,19 +96,23 @@ like($t->error_log, qr/\[info\] .*admin gate forgets the verdict for user "\@adm
 
 # other refusals keep the verdict
 
+my $key = 'admin_gate:_:' . sha('adm_tok');
+
+is(cache('adm_tok'), 'MISS', 'another admin: a miss first');
+
 for my $status (404, 500) {
     my $r = $t->get("/_synapse/admin/v1/status/$status",
         Authorization => 'Bearer adm_tok');
     is($r->{status}, $status, "$status from the upstream");
     is($r->{headers}{'x-cache'}[0], '[HIT]', "$status: allowed from cache");
-    is($redis->cli('EXISTS', $key), '1', "$status: the verdict is kept");
+    like($redis->cli('GET', $key), qr/"allow"/, "$status: the verdict is kept");
 }
 
-# a denial of the gate's own deletes nothing
+# a denial of the gate's own revokes nothing
 
 $t->get('/_synapse/admin/v1/users', Authorization => 'Bearer usr_tok');
 $t->get('/_synapse/admin/v1/users', Authorization => 'Bearer usr_tok');
-is($redis->cli('EXISTS', 'admin_gate:' . sha('usr_tok')), '1',
+like($redis->cli('GET', 'admin_gate:_:' . sha('usr_tok')), qr/"forbidden"/,
     'a cached refusal stays cached');
 
 # clients leave while their lookups wait on a frozen Redis
@@ -115,7 +135,7 @@ like($t->error_log, qr/client prematurely closed connection/,
 $redis->resume;
 sleep 0.5;   # the three GET replies arrive for requests that are gone
 
-is(cache('/_synapse/admin/v1/users'), 'HIT',
+is(cache('adm_tok'), 'HIT',
     'after the dropped replies: the next request is served from Redis');
 
 $t->stop;
@@ -130,7 +150,7 @@ sub sha {
 }
 
 sub cache {
-    my $r = $t->get($_[0], Authorization => 'Bearer adm_tok');
+    my $r = $t->get('/_synapse/admin/v1/users', Authorization => "Bearer $_[0]");
     return ($r->{headers}{'x-cache'}[0] // '') =~ s/^\[|\]$//gr;
 }
 

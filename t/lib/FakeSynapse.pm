@@ -8,7 +8,8 @@ package FakeSynapse;
 #
 # Tokens and users come from tables (defaults below, more via new()).  A
 # token may carry canned replies per step, [status, body, delay seconds],
-# to be slow, fail or send garbage.  Every request is appended to
+# to be slow, fail or send garbage, and "slow_first => seconds" to delay
+# only its first whoami (a verification that is overtaken).  Every request is appended to
 # synapse.log as one JSON line, so tests count calls and see headers.
 #
 # Run as a script for the demo: perl t/lib/FakeSynapse.pm PORT
@@ -221,8 +222,23 @@ sub whoami {
 
     return @{ $t->{whoami} } if $t->{whoami};
 
+    my $delay = 0;
+
+    if ($t->{slow_first}) {
+        my $auth = join ' ', map { $_->[1] }
+            grep { lc $_->[0] eq 'authorization' } @{ $req->{headers} };
+        my $n = grep {
+            $_->{target} =~ m{/account/whoami}
+                && grep { lc $_->[0] eq 'authorization' && $_->[1] eq $auth }
+                    @{ $_->{headers} }
+        } $self->requests;
+
+        # this request is in the log already
+        $delay = $t->{slow_first} if $n == 1;
+    }
+
     return (200, $JSON->encode({ user_id => $user, is_guest => JSON::PP::false,
-        device_id => 'FAKEDEVICE' }));
+        device_id => 'FAKEDEVICE' }), $delay);
 }
 
 sub admin_check {
