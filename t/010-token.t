@@ -104,6 +104,15 @@ unknown('"+" is a space', "$path?access_token=bad+tok");
 unknown('encoded NUL', "$path?access_token=adm%00tok");
 unknown('encoded newline', "$path?access_token=adm%0Atok");
 unknown('non-ASCII in header', $path, Authorization => "Bearer adm\xe9tok");
+
+# Synapse splits the header on spaces only: a tab inside the token is part
+# of it, "Invalid access token passed." rather than an invalid header
+
+unknown('tab inside the token', $path, Authorization => "Bearer adm\ttok");
+unknown('tab inside, blanks around', $path,
+    Authorization => " Bearer \tadm\ttok\t ");
+missing('tab and space inside: three parts', $INVALID, $path,
+    Authorization => "Bearer adm\t tok");
 unknown('non-ASCII in query', "$path?access_token=adm%C3%A9tok");
 
 my $log = $t->error_log;

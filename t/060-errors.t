@@ -2,7 +2,8 @@
 
 # The gate's own answers: JSON with the headers Synapse sends (content
 # type, CORS, no caching) on 401, 403 and 503; no body for HEAD; a denied
-# POST's body is discarded and the connection stays usable.
+# POST's body is discarded and the connection stays usable; the log's
+# "while verifying the access token" ends with the gate's decision.
 
 use strict;
 use warnings;
@@ -36,6 +37,11 @@ http {
         error_page 401 403 503 /custom_error;
 
         location / {
+            proxy_pass http://127.0.0.1:%%SYNAPSE%%;
+        }
+
+        location /_synapse/admin/v1/denied {
+            deny all;
             proxy_pass http://127.0.0.1:%%SYNAPSE%%;
         }
 
@@ -112,6 +118,22 @@ $raw = http($t->port(0),
 like($raw, qr{^(HTTP/1.1 100 Continue\r\n\r\n)?HTTP/1.1 401 },
     'Expect: 100-continue without a token: 401');
 is(scalar $fs->requests, 0, 'Expect: 100-continue: nothing asked');
+
+# once the gate has decided, the log no longer says it is verifying: a
+# refusal of another access module after an allowed request is its own
+
+for my $n (1 .. 2) {
+    $t->new_errors;
+    $r = $t->get('/_synapse/admin/v1/denied', Authorization => 'Bearer adm_tok');
+    is($r->{status}, 403, "deny all after the gate: 403 ($n)");
+    is($r->{body}, 'not json', "deny all after the gate: error_page ($n)");
+
+    my $log = $t->new_errors;
+    like($log, qr/\[error\] .*access forbidden by rule/,
+        "deny all after the gate: logged ($n)");
+    unlike($log, qr/access forbidden by rule.*while verifying/,
+        "deny all after the gate: not described as verification ($n)");
+}
 
 $t->stop;
 

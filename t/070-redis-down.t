@@ -5,7 +5,7 @@
 # and once when Redis is back; with admin_gate_redis_failure deny the
 # answer is 503.  Frozen (SIGSTOP): gated requests wait at most about the
 # timeout, ungated ones not at all.  Answering nonsense: no crash, correct
-# answers through Synapse.
+# answers through Synapse.  Resetting the connection: logged with errno.
 
 use strict;
 use warnings;
@@ -14,6 +14,7 @@ use lib 't/lib';
 use Test::More;
 use IO::Socket::INET;
 use POSIX qw(_exit);
+use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(sleep time);
 
 use AdminTest qw(free_port);
@@ -25,6 +26,7 @@ my $fs = $t->synapse;
 
 my $junk = fake_redis("HELLO WORLD\r\n");
 my $okay = fake_redis("+OK\r\n");
+my $reset = fake_redis(undef);
 
 $t->run(<<"END" =~ s/%%REDIS%%/$redis->port/ger);
 %%TEST_GLOBALS%%
@@ -76,6 +78,23 @@ http {
         listen 127.0.0.1:%%PORT_2%%;
 
         admin_gate_redis 127.0.0.1:$junk->{port};
+
+        add_header X-Cache "[\$admin_gate_cache]" always;
+
+        location / {
+            proxy_pass http://127.0.0.1:%%SYNAPSE%%;
+        }
+
+        location = /_admin_gate_verify {
+            internal;
+            proxy_pass http://127.0.0.1:%%SYNAPSE%%\$admin_gate_verify_uri;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_4%%;
+
+        admin_gate_redis 127.0.0.1:$reset->{port};
 
         add_header X-Cache "[\$admin_gate_cache]" always;
 
@@ -185,10 +204,19 @@ for my $case ([2, 'invalid reply'], [3, 'invalid handshake reply']) {
     like($t->error_log, qr/is unavailable: \Q$why\E/, "$why: logged");
 }
 
+# a connection reset: the error says which, with its errno
+
+for my $n (1 .. 3) {
+    expect(4, 'adm_tok', 200, 'ERROR', "reset: admin allowed ($n)");
+}
+
+like($t->error_log, qr/"127\.0\.0\.1:$reset->{port}" is unavailable: (recv|send)\(\) failed \(\d+: [^)]+\)/,
+    'reset: logged with its errno');
+
 $t->stop;
 
-kill 'TERM', $_->{pid} for $junk, $okay;
-waitpid($_->{pid}, 0) for $junk, $okay;
+kill 'TERM', $_->{pid} for $junk, $okay, $reset;
+waitpid($_->{pid}, 0) for $junk, $okay, $reset;
 
 done_testing;
 
@@ -227,7 +255,8 @@ sub wait_for_cache {
     return 0;
 }
 
-# a "Redis" that answers every read with the same bytes
+# a "Redis" that answers every read with the same bytes, or (undef)
+# resets the connection after the first read
 sub fake_redis {
     my ($answer) = @_;
 
@@ -245,8 +274,12 @@ sub fake_redis {
         alarm(300);
         while (my $c = $listen->accept) {
             while ($c->sysread(my $buf, 4096)) {
+                last unless defined $answer;
                 $c->syswrite($answer);
             }
+            # SO_LINGER on, zero seconds: close() sends a RST
+            setsockopt($c, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0))
+                unless defined $answer;
             close $c;
         }
         _exit(0);
