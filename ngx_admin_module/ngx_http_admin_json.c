@@ -106,33 +106,6 @@ ngx_http_admin_json_whoami(ngx_pool_t *pool, ngx_str_t *body,
 }
 
 
-/* GET /_synapse/admin/v1/users/<user id>/admin: {"admin":true} */
-
-ngx_http_admin_json_e
-ngx_http_admin_json_admin(ngx_pool_t *pool, ngx_str_t *body,
-    ngx_uint_t *admin, const char **why)
-{
-    json_t                 *root, *value;
-    ngx_http_admin_json_e   rc;
-
-    rc = ngx_http_admin_json_load(pool, body, &root, why);
-    if (rc != NGX_HTTP_ADMIN_JSON_OK) {
-        return rc;
-    }
-
-    value = json_object_get(root, "admin");
-
-    if (!json_is_boolean(value)) {
-        *why = "reply has no \"admin\" boolean";
-        return NGX_HTTP_ADMIN_JSON_INVALID;
-    }
-
-    *admin = json_is_true(value);
-
-    return NGX_HTTP_ADMIN_JSON_OK;
-}
-
-
 /* a Matrix error document: an object with an "errcode" string */
 
 ngx_http_admin_json_e

@@ -35,8 +35,6 @@ typedef enum {
 
 ngx_http_admin_json_e ngx_http_admin_json_whoami(ngx_pool_t *pool,
     ngx_str_t *body, ngx_str_t *user, const char **why);
-ngx_http_admin_json_e ngx_http_admin_json_admin(ngx_pool_t *pool,
-    ngx_str_t *body, ngx_uint_t *admin, const char **why);
 ngx_http_admin_json_e ngx_http_admin_json_matrix_error(ngx_pool_t *pool,
     ngx_str_t *body);
 

@@ -32,8 +32,7 @@ static ngx_http_output_body_filter_pt  ngx_http_admin_next_body_filter;
 static ngx_str_t  ngx_http_admin_whoami_uri =
     ngx_string("/_matrix/client/v3/account/whoami");
 static ngx_str_t  ngx_http_admin_users_uri =
-    ngx_string("/_synapse/admin/v1/users/");
-static ngx_str_t  ngx_http_admin_admin_uri = ngx_string("/admin");
+    ngx_string("/_synapse/admin/v2/users/");
 static ngx_str_t  ngx_http_admin_user_id_arg = ngx_string("?user_id=");
 
 /* indexed by ngx_http_admin_step_e */
@@ -122,12 +121,18 @@ ngx_http_admin_verify_start(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
  * Reads the reply of the finished step.  Returns NGX_HTTP_ADMIN_PENDING
  * when the next step is to run, otherwise the verdict.  Denials are logged
  * at "info", replies the gate cannot use at "error".
+ *
+ * The admin check is GET /_synapse/admin/v2/users/<own id>, which Synapse
+ * serves with legacy auth and with delegated auth (MAS), on the main
+ * process and on workers; it asserts that the caller is a server admin
+ * however Synapse decides that (the users table, or the token's scope).
+ * Its status decides, never its body: the body's "admin" field is the
+ * users table, false for an admin by scope.
  */
 
 ngx_http_admin_verdict_e
 ngx_http_admin_verify_reply(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
 {
-    ngx_uint_t              admin;
     const char             *why;
     ngx_http_admin_json_e   rc;
     u_char                  tag[NGX_HTTP_ADMIN_TOKEN_TAG_LEN];
@@ -136,16 +141,16 @@ ngx_http_admin_verify_reply(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
         return ngx_http_admin_verify_fail(r, ctx, "no reply");
     }
 
-    if (ctx->oversized) {
-        return ngx_http_admin_verify_fail(r, ctx, "reply is larger than "
-                                          "subrequest_output_buffer_size");
-    }
-
     if (ctx->status == NGX_HTTP_UNAUTHORIZED
         || (ctx->status == NGX_HTTP_FORBIDDEN
             && ctx->step == NGX_HTTP_ADMIN_STEP_WHOAMI))
     {
         /* Synapse refuses the token itself: its answer goes to the client */
+
+        if (ctx->oversized) {
+            return ngx_http_admin_verify_fail(r, ctx, "reply is larger than "
+                                              "subrequest_output_buffer_size");
+        }
 
         rc = ngx_http_admin_json_matrix_error(r->pool, &ctx->body);
 
@@ -182,15 +187,19 @@ ngx_http_admin_verify_reply(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
         return ngx_http_admin_verify_fail(r, ctx, "unexpected status");
     }
 
-    admin = 0;
+    if (ctx->step == NGX_HTTP_ADMIN_STEP_ADMIN) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "admin gate allowed user \"%V\"", &ctx->user);
 
-    if (ctx->step == NGX_HTTP_ADMIN_STEP_WHOAMI) {
-        rc = ngx_http_admin_json_whoami(r->pool, &ctx->body, &ctx->user,
-                                        &why);
-
-    } else {
-        rc = ngx_http_admin_json_admin(r->pool, &ctx->body, &admin, &why);
+        return NGX_HTTP_ADMIN_ALLOW;
     }
+
+    if (ctx->oversized) {
+        return ngx_http_admin_verify_fail(r, ctx, "reply is larger than "
+                                          "subrequest_output_buffer_size");
+    }
+
+    rc = ngx_http_admin_json_whoami(r->pool, &ctx->body, &ctx->user, &why);
 
     if (rc == NGX_HTTP_ADMIN_JSON_NOMEM) {
         return NGX_HTTP_ADMIN_ERROR;
@@ -200,25 +209,14 @@ ngx_http_admin_verify_reply(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
         return ngx_http_admin_verify_fail(r, ctx, why);
     }
 
-    if (ctx->step == NGX_HTTP_ADMIN_STEP_WHOAMI) {
-        return NGX_HTTP_ADMIN_PENDING;
-    }
-
-    if (!admin) {
-        return ngx_http_admin_verify_not_admin(r, ctx);
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "admin gate allowed user \"%V\"", &ctx->user);
-
-    return NGX_HTTP_ADMIN_ALLOW;
+    return NGX_HTTP_ADMIN_PENDING;
 }
 
 
 /*
  * $admin_gate_verify_uri of the step:
  *     /_matrix/client/v3/account/whoami[?user_id=U]
- *     /_synapse/admin/v1/users/<user id>/admin[?user_id=U]
+ *     /_synapse/admin/v2/users/<user id>[?user_id=U]
  * with the user ids percent-encoded.
  */
 
@@ -232,8 +230,7 @@ ngx_http_admin_verify_uri(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
         len = ngx_http_admin_whoami_uri.len;
 
     } else {
-        len = ngx_http_admin_users_uri.len + 3 * ctx->user.len
-              + ngx_http_admin_admin_uri.len;
+        len = ngx_http_admin_users_uri.len + 3 * ctx->user.len;
     }
 
     if (ctx->as_user.data != NULL) {
@@ -255,8 +252,6 @@ ngx_http_admin_verify_uri(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
         p = ngx_cpymem(p, ngx_http_admin_users_uri.data,
                        ngx_http_admin_users_uri.len);
         p = ngx_http_admin_verify_escape(p, &ctx->user);
-        p = ngx_cpymem(p, ngx_http_admin_admin_uri.data,
-                       ngx_http_admin_admin_uri.len);
     }
 
     if (ctx->as_user.data != NULL) {
