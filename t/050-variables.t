@@ -125,7 +125,7 @@ unlike($gate, qr/plain_secret/, 'access log: no token');
 my $verify = $t->read_file('verify.log');
 like($verify, qr{^/_matrix/client/v3/account/whoami$}m,
     '$admin_gate_verify_uri in the whoami subrequest');
-like($verify, qr{^/_synapse/admin/v1/users/%40admin%3Atest/admin$}m,
+like($verify, qr{^/_synapse/admin/v2/users/%40admin%3Atest$}m,
     '$admin_gate_verify_uri in the admin-check subrequest');
 
 done_testing;

@@ -3,8 +3,20 @@ package FakeSynapse;
 # A stand-in for Synapse on a loopback port, forked per connection.
 #
 #   whoami    GET /_matrix/client/{r0,v3}/account/whoami
-#   admin     GET /_synapse/admin/v1/users/<user id>/admin
+#   admin     GET /_synapse/admin/v2/users/<user id> (the gate's check):
+#             200 and the user (its "admin" is the users table) for an
+#             admin caller, 403 "You are not a server admin" otherwise
+#   legacy    GET /_synapse/admin/v1/users/<user id>/admin
 #   anything else: 200 and a JSON echo of the request (the fake upstream)
+#
+# Two auth modes, as Synapse has (../shared/SYNAPSE.md):
+#   auth => 'legacy' (the default): a caller is an admin by the users
+#       table ("admin" of %USERS);
+#   auth => 'mas' (delegated to Matrix Authentication Service): by the
+#       token's scope ("urn:synapse:admin:*" in "scope"); the v1 admin
+#       check is not registered (404 M_UNRECOGNIZED); appservices are
+#       never admins; tokens may be "inactive" (401 "Token is not
+#       active"), "mas_down" (503) or "missing_user" (500 M_FORBIDDEN).
 #
 # Tokens and users come from tables (defaults below, more via new()).  A
 # token may carry canned replies per step, [status, body, delay seconds],
@@ -46,6 +58,7 @@ sub new {
         tokens => { %TOKENS, %{ $o{tokens} || {} } },
         users  => { %USERS, %{ $o{users} || {} } },
         name   => $o{name} || 'synapse',
+        auth   => $o{auth} || 'legacy',
     }, $class;
 
     $self->{log} = "$self->{dir}/$self->{name}.log";
@@ -109,11 +122,13 @@ sub hits {
 
 sub whoami_hits { $_[0]->hits(qr{/account/whoami}) }
 
-sub admin_hits { $_[0]->hits(qr{^/_synapse/admin/v1/users/[^/]+/admin}) }
+# the gate's admin checks
+sub admin_hits { $_[0]->hits(qr{^/_synapse/admin/v2/users/[^/?]+(\?|$)}) }
 
 sub upstream_requests {
     my ($self) = @_;
-    return grep { $_->{target} !~ m{/account/whoami|/users/[^/]+/admin}
+    return grep { $_->{target}
+            !~ m{/account/whoami|^/_synapse/admin/v2/users/[^/?]+(\?|$)}
         } $self->requests;
 }
 
@@ -201,7 +216,14 @@ sub route {
         return $self->whoami($req, \%args);
     }
 
+    if ($path =~ m{^/_synapse/admin/v2/users/([^/]+)$}) {
+        return $self->user_admin($req, \%args, unescape($1));
+    }
+
     if ($path =~ m{^/_synapse/admin/v1/users/([^/]+)/admin$}) {
+        return (404, $JSON->encode({ errcode => 'M_UNRECOGNIZED',
+            error => 'Unrecognized request' }))
+            if $self->{auth} eq 'mas';
         return $self->admin_check($req, \%args, unescape($1));
     }
 
@@ -222,6 +244,15 @@ sub whoami {
 
     return @{ $t->{whoami} } if $t->{whoami};
 
+    if ($self->{auth} eq 'mas') {
+        return (503, $JSON->encode({ errcode => 'M_UNKNOWN',
+            error => 'Could not introspect the access token' }))
+            if $t->{mas_down};
+        return (500, $JSON->encode({ errcode => 'M_FORBIDDEN',
+            error => 'User not found' }))
+            if $t->{missing_user};
+    }
+
     my $delay = 0;
 
     if ($t->{slow_first}) {
@@ -241,6 +272,43 @@ sub whoami {
         device_id => 'FAKEDEVICE' }), $delay);
 }
 
+# GET /_synapse/admin/v2/users/<id>: the status says whether the caller
+# is an admin, the body's "admin" is the users table
+sub user_admin {
+    my ($self, $req, $args, $target) = @_;
+
+    my ($t, $user, @err) = $self->caller_of($req, $args);
+    return @err if @err;
+
+    return @{ $t->{admin} } if $t->{admin};
+
+    return (403, $JSON->encode({ errcode => 'M_FORBIDDEN',
+        error => 'You are not a server admin' }))
+        unless $self->is_admin($t, $user);
+
+    return (404, $JSON->encode({ errcode => 'M_NOT_FOUND',
+        error => 'User not found' }))
+        unless $self->{users}{$target};
+
+    return (200, $JSON->encode({ name => $target,
+        admin => $self->{users}{$target}{admin}
+            ? JSON::PP::true : JSON::PP::false,
+        deactivated => JSON::PP::false, displayname => $target,
+        threepids => [] }));
+}
+
+sub is_admin {
+    my ($self, $t, $user) = @_;
+
+    if ($self->{auth} eq 'mas') {
+        return 0 if $t->{appservice};
+        return ($t->{scope} // '') =~ /(^|\s)urn:synapse:admin:\*(\s|$)/;
+    }
+
+    return $self->{users}{$user}{admin};
+}
+
+# GET /_synapse/admin/v1/users/<id>/admin, legacy auth only
 sub admin_check {
     my ($self, $req, $args, $target) = @_;
 
@@ -277,6 +345,10 @@ sub caller_of {
         error => 'Invalid access token passed.',
         soft_logout => JSON::PP::false }))
         unless $t;
+
+    return (undef, undef, 401, $JSON->encode({ errcode => 'M_UNKNOWN_TOKEN',
+        error => 'Token is not active', soft_logout => JSON::PP::false }))
+        if $self->{auth} eq 'mas' && $t->{inactive};
 
     my $user = $t->{user};
 
