@@ -21,7 +21,7 @@ SOURCES := config $(wildcard ngx_admin_module/*.c ngx_admin_module/*.h)
 # everything make test and make run need on a fresh Debian 12
 PACKAGES := make gcc clang clang-tools cppcheck perl nginx nginx-dev \
             libhiredis-dev libjansson-dev libssl-dev valgrind curl \
-            redis-server redis-tools
+            redis-server redis-tools libnginx-mod-http-auth-pam
 
 PROVE   := prove -r -I t/lib
 
