@@ -9,6 +9,7 @@
 #include <hiredis/hiredis.h>
 
 #include "ngx_http_admin_redis.h"
+#include "ngx_http_admin_resp.h"
 #include "ngx_http_admin_revoke.h"
 
 
@@ -30,8 +31,6 @@
 #define NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN  100
 #define NGX_HTTP_ADMIN_REDIS_BACKOFF_MAX  3000
 #define NGX_HTTP_ADMIN_REDIS_OUT_MIN      4096
-#define NGX_HTTP_ADMIN_REDIS_REPLY_MAX    65536
-#define NGX_HTTP_ADMIN_REDIS_ELTS_MAX     1024
 
 
 typedef enum {
@@ -53,13 +52,7 @@ struct ngx_http_admin_waiter_s {
 struct ngx_http_admin_redis_s {
     ngx_http_admin_redis_conf_t   *conf;
     ngx_peer_connection_t          peer;
-    redisReader                   *reader;
-
-    /* hiredis's reply constructors, and ours that bound them */
-    redisReplyObjectFunctions     *hiredis;
-    redisReplyObjectFunctions      bounded;
-    size_t                         bytes;         /* of the reply so far */
-    ngx_uint_t                     elements;
+    ngx_http_admin_resp_t          resp;          /* the reply reader */
 
     u_char                        *start;         /* output buffer */
     u_char                        *pos;
@@ -78,19 +71,10 @@ struct ngx_http_admin_redis_s {
     ngx_http_admin_redis_state_e   state;
     unsigned                       connected:1;
     unsigned                       outage:1;
-    unsigned                       too_large:1;
 };
 
 
 static void ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd);
-static ngx_int_t ngx_http_admin_redis_reader(ngx_http_admin_redis_t *rd);
-static void *ngx_http_admin_redis_string(const redisReadTask *task,
-    char *str, size_t len);
-static void *ngx_http_admin_redis_array(const redisReadTask *task,
-    int elements);
-static void *ngx_http_admin_redis_integer(const redisReadTask *task,
-    long long value);
-static void *ngx_http_admin_redis_nil(const redisReadTask *task);
 static ngx_int_t ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd);
 static void ngx_http_admin_redis_ok(void *data, redisReply *reply);
 static void ngx_http_admin_redis_pong(void *data, redisReply *reply);
@@ -422,7 +406,7 @@ ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
     c->read->handler = ngx_http_admin_redis_read_handler;
     c->write->handler = ngx_http_admin_redis_write_handler;
 
-    if (ngx_http_admin_redis_reader(rd) != NGX_OK) {
+    if (ngx_http_admin_resp_init(&rd->resp) != NGX_OK) {
         ngx_http_admin_redis_fail(rd, 0, "out of memory");
         return;
     }
@@ -440,99 +424,6 @@ ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
         rd->connected = 1;
         ngx_post_event(c->write, &ngx_posted_events);
     }
-}
-
-
-/*
- * A reply reader whose replies are bounded: at most
- * NGX_HTTP_ADMIN_REDIS_REPLY_MAX bytes of strings and
- * NGX_HTTP_ADMIN_REDIS_ELTS_MAX array elements each, checked before
- * hiredis allocates anything.  hiredis's own constructors do the work;
- * they are reached through the reader that redisReaderCreate() sets up.
- */
-
-static ngx_int_t
-ngx_http_admin_redis_reader(ngx_http_admin_redis_t *rd)
-{
-    redisReader  *reader;
-
-    reader = redisReaderCreate();
-    if (reader == NULL) {
-        return NGX_ERROR;
-    }
-
-    rd->reader = reader;
-    rd->hiredis = reader->fn;
-
-    rd->bounded.createString = ngx_http_admin_redis_string;
-    rd->bounded.createArray = ngx_http_admin_redis_array;
-    rd->bounded.createInteger = ngx_http_admin_redis_integer;
-    rd->bounded.createNil = ngx_http_admin_redis_nil;
-    rd->bounded.freeObject = rd->hiredis->freeObject;
-
-    reader->fn = &rd->bounded;
-    reader->privdata = rd;
-
-    rd->bytes = 0;
-    rd->elements = 0;
-    rd->too_large = 0;
-
-    return NGX_OK;
-}
-
-
-/* NULL is out of memory to hiredis: the reply fails, as too large */
-
-static void *
-ngx_http_admin_redis_string(const redisReadTask *task, char *str, size_t len)
-{
-    ngx_http_admin_redis_t  *rd = task->privdata;
-
-    rd->bytes += len;
-
-    if (rd->bytes > NGX_HTTP_ADMIN_REDIS_REPLY_MAX) {
-        rd->too_large = 1;
-        return NULL;
-    }
-
-    return rd->hiredis->createString(task, str, len);
-}
-
-
-static void *
-ngx_http_admin_redis_array(const redisReadTask *task, int elements)
-{
-    ngx_http_admin_redis_t  *rd = task->privdata;
-
-    if (elements < 0
-        || (ngx_uint_t) elements
-           > NGX_HTTP_ADMIN_REDIS_ELTS_MAX - rd->elements)
-    {
-        rd->too_large = 1;
-        return NULL;
-    }
-
-    rd->elements += elements;
-
-    return rd->hiredis->createArray(task, elements);
-}
-
-
-static void *
-ngx_http_admin_redis_integer(const redisReadTask *task, long long value)
-{
-    ngx_http_admin_redis_t  *rd = task->privdata;
-
-    return rd->hiredis->createInteger(task, value);
-}
-
-
-static void *
-ngx_http_admin_redis_nil(const redisReadTask *task)
-{
-    ngx_http_admin_redis_t  *rd = task->privdata;
-
-    return rd->hiredis->createNil(task);
 }
 
 
@@ -727,10 +618,7 @@ ngx_http_admin_redis_close(ngx_http_admin_redis_t *rd)
         rd->peer.connection = NULL;
     }
 
-    if (rd->reader) {
-        redisReaderFree(rd->reader);
-        rd->reader = NULL;
-    }
+    ngx_http_admin_resp_free(&rd->resp);
 
     if (rd->timer.timer_set) {
         ngx_del_timer(&rd->timer);
@@ -862,8 +750,10 @@ ngx_http_admin_redis_read_handler(ngx_event_t *rev)
             return;
         }
 
-        if (redisReaderFeed(rd->reader, (const char *) buf, n) != REDIS_OK) {
-            ngx_http_admin_redis_fail(rd, 0, "out of memory");
+        if (ngx_http_admin_resp_feed(&rd->resp, buf, n) != NGX_OK) {
+            ngx_http_admin_redis_fail(rd, 0, rd->resp.too_large
+                                             ? "reply too large"
+                                             : "out of memory");
             return;
         }
 
@@ -887,7 +777,9 @@ ngx_http_admin_redis_read_handler(ngx_event_t *rev)
 static ngx_int_t
 ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
 {
-    void                     *reply, *data;
+    void                     *data;
+    redisReply               *reply;
+    const char               *why;
     ngx_connection_t         *c;
     ngx_http_admin_waiter_t  *w;
     ngx_http_admin_reply_pt   handler;
@@ -896,19 +788,14 @@ ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
 
     for ( ;; ) {
 
-        if (redisReaderGetReply(rd->reader, &reply) != REDIS_OK) {
-            ngx_http_admin_redis_fail(rd, 0, rd->too_large
-                                             ? "reply too large"
-                                             : "invalid reply");
+        if (ngx_http_admin_resp_reply(&rd->resp, &reply, &why) != NGX_OK) {
+            ngx_http_admin_redis_fail(rd, 0, why);
             return NGX_ERROR;
         }
 
         if (reply == NULL) {
             break;
         }
-
-        rd->bytes = 0;
-        rd->elements = 0;
 
         w = rd->head;
 
@@ -943,13 +830,6 @@ ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
         if (rd->peer.connection != c) {
             return NGX_ERROR;
         }
-    }
-
-    /* nor is a reply that is still coming buffered beyond the bound */
-
-    if (rd->reader->len - rd->reader->pos > NGX_HTTP_ADMIN_REDIS_REPLY_MAX) {
-        ngx_http_admin_redis_fail(rd, 0, "reply too large");
-        return NGX_ERROR;
     }
 
     return NGX_OK;
