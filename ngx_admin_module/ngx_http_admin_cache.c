@@ -9,10 +9,11 @@
 #include <hiredis/hiredis.h>
 
 #include "ngx_http_admin_cache.h"
-#include "ngx_http_admin_json.h"
+#include "ngx_http_admin_ctx.h"
 #include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_revoke.h"
 #include "ngx_http_admin_token.h"
+#include "ngx_http_admin_value.h"
 
 
 /*
@@ -50,6 +51,8 @@ typedef struct {
 
 
 static void ngx_http_admin_cache_got(void *data, redisReply *reply);
+static ngx_http_admin_cache_e ngx_http_admin_cache_read(
+    ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx, ngx_str_t *value);
 static void ngx_http_admin_cache_written(void *data, redisReply *reply);
 static void ngx_http_admin_cache_connect(ngx_http_admin_redis_conf_t *rcf);
 static void ngx_http_admin_cache_mark(void *data, ngx_str_t *key,
@@ -100,7 +103,7 @@ ngx_http_admin_cache_get(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_str_t  argv[2];
 
     if (ngx_http_admin_token_key(r->pool, &ascf->key_prefix, &ctx->token,
-                                 &ctx->as_user, &ctx->key)
+                                 &ctx->as_user, ascf->secret, &ctx->key)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -142,10 +145,11 @@ void
 ngx_http_admin_cache_set(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_srv_conf_t *ascf)
 {
-    u_char     *p;
-    time_t      ttl;
-    ngx_str_t   argv[6];
-    u_char      buf[NGX_INT64_LEN];
+    u_char                  *p;
+    time_t                   ttl;
+    ngx_str_t                argv[6];
+    ngx_http_admin_value_t   v;
+    u_char                   buf[NGX_INT64_LEN];
 
     if (ctx->cache != NGX_HTTP_ADMIN_CACHE_MISS) {
         return;
@@ -170,7 +174,19 @@ ngx_http_admin_cache_set(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
         return;
     }
 
-    if (ngx_http_admin_json_verdict_encode(r->pool, ctx, &argv[2])
+    v.verdict = ctx->verdict;
+    v.expire = ctx->started + (uint64_t) ttl * 1000;
+    v.user = ctx->user;
+
+    if (ctx->passthrough) {
+        v.body = ctx->body;
+
+    } else {
+        ngx_str_null(&v.body);
+    }
+
+    if (ngx_http_admin_value_encode(r->pool, &v, &ctx->key, ascf->secret,
+                                    &argv[2])
         != NGX_OK)
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -178,7 +194,7 @@ ngx_http_admin_cache_set(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
         return;
     }
 
-    p = ngx_sprintf(buf, "%uL", ctx->started + (uint64_t) ttl * 1000);
+    p = ngx_sprintf(buf, "%uL", v.expire);
 
     ngx_str_set(&argv[0], "SET");
     argv[1] = ctx->key;
@@ -216,12 +232,9 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
 {
     ngx_http_admin_ctx_t  *ctx = data;
 
-    ngx_str_t                    value;
-    ngx_connection_t            *c;
-    ngx_http_request_t          *r;
-    ngx_http_admin_json_e        rc;
-    ngx_http_admin_srv_conf_t   *ascf;
-    ngx_http_admin_main_conf_t  *amcf;
+    ngx_str_t            value;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
     r = ctx->request;
     c = r->connection;
@@ -243,35 +256,7 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
         value.data = (u_char *) reply->str;
         value.len = reply->len;
 
-        rc = ngx_http_admin_json_verdict_decode(r->pool, &value, ctx,
-                                                &ctx->cached);
-
-        ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
-        amcf = ngx_http_get_module_main_conf(r, ngx_http_admin_module);
-
-        if (rc == NGX_HTTP_ADMIN_JSON_OK
-            && ctx->cached == NGX_HTTP_ADMIN_ALLOW
-            && ngx_http_admin_revoke_find(amcf->revocations,
-                                          ascf->redis->rid, &ctx->key))
-        {
-            /* Redis has not taken the revocation yet */
-
-            ngx_str_null(&ctx->user);
-            ctx->cache = NGX_HTTP_ADMIN_CACHE_REVOKED;
-
-        } else if (rc == NGX_HTTP_ADMIN_JSON_OK) {
-            ctx->cache = NGX_HTTP_ADMIN_CACHE_HIT;
-
-        } else {
-            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                           "admin cache: stored value is not a verdict");
-
-            ngx_str_null(&ctx->user);
-            ctx->passthrough = 0;
-            ctx->cache = (rc == NGX_HTTP_ADMIN_JSON_NOMEM)
-                         ? NGX_HTTP_ADMIN_CACHE_ERROR
-                         : NGX_HTTP_ADMIN_CACHE_MISS;
-        }
+        ctx->cache = ngx_http_admin_cache_read(r, ctx, &value);
 
     } else if (reply->type == REDIS_REPLY_NIL) {
         ctx->cache = NGX_HTTP_ADMIN_CACHE_MISS;
@@ -289,6 +274,98 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
 
     ngx_http_core_run_phases(r);
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * A stored value: a hit, or a miss when it is not a verdict of ours, is
+ * forged, belongs to another key or has expired (logged, without the
+ * token), or a revoked "allow" when Redis has not taken the revocation.
+ */
+
+static ngx_http_admin_cache_e
+ngx_http_admin_cache_read(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+    ngx_str_t *value)
+{
+    ngx_uint_t                   level;
+    const char                  *why;
+    ngx_http_admin_value_t       v;
+    ngx_http_admin_value_e       rc;
+    ngx_http_admin_srv_conf_t   *ascf;
+    ngx_http_admin_main_conf_t  *amcf;
+    u_char                       tag[NGX_HTTP_ADMIN_TOKEN_TAG_LEN];
+
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+
+    rc = ngx_http_admin_value_decode(value, &ctx->key, ascf->secret,
+                                     ngx_http_admin_revoke_now(), &v);
+
+    switch (rc) {
+
+    case NGX_HTTP_ADMIN_VALUE_OK:
+        break;
+
+    case NGX_HTTP_ADMIN_VALUE_FORGED:
+        level = NGX_LOG_WARN;
+        why = "its tag does not verify (forged, or copied from another key)";
+        goto miss;
+
+    case NGX_HTTP_ADMIN_VALUE_EXPIRED:
+        level = NGX_LOG_INFO;
+        why = "it has expired";
+        goto miss;
+
+    default: /* NGX_HTTP_ADMIN_VALUE_INVALID */
+        level = NGX_LOG_INFO;
+        why = "it is not a verdict of this version";
+        goto miss;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_admin_module);
+
+    if (v.verdict == NGX_HTTP_ADMIN_ALLOW
+        && ngx_http_admin_revoke_find(amcf->revocations, ascf->redis->rid,
+                                      &ctx->key))
+    {
+        /* Redis has not taken the revocation yet */
+        return NGX_HTTP_ADMIN_CACHE_REVOKED;
+    }
+
+    /* the reply is freed when the request runs again: copy what stays */
+
+    ctx->user.len = v.user.len + v.body.len;
+    ctx->user.data = ngx_pnalloc(r->pool, ctx->user.len);
+    if (ctx->user.data == NULL) {
+        ngx_str_null(&ctx->user);
+        return NGX_HTTP_ADMIN_CACHE_ERROR;
+    }
+
+    ngx_memcpy(ctx->user.data, v.user.data, v.user.len);
+    ngx_memcpy(ctx->user.data + v.user.len, v.body.data, v.body.len);
+
+    ctx->user.len = v.user.len;
+    ctx->cached = v.verdict;
+
+    if (v.body.len) {
+        ctx->body.data = ctx->user.data + v.user.len;
+        ctx->body.len = v.body.len;
+        ctx->status = (v.verdict == NGX_HTTP_ADMIN_UNKNOWN_TOKEN)
+                      ? NGX_HTTP_UNAUTHORIZED : NGX_HTTP_FORBIDDEN;
+        ctx->passthrough = 1;
+    }
+
+    return NGX_HTTP_ADMIN_CACHE_HIT;
+
+miss:
+
+    ngx_http_admin_token_tag(&ctx->token, tag);
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "admin gate ignores the cached verdict for token "
+                  "\"%*s\": %s", (size_t) NGX_HTTP_ADMIN_TOKEN_TAG_LEN,
+                  tag, why);
+
+    return NGX_HTTP_ADMIN_CACHE_MISS;
 }
 
 

@@ -55,6 +55,12 @@ static ngx_http_admin_json_error_t  ngx_http_admin_json_errors[] = {
       ngx_string("{\"errcode\":\"M_FORBIDDEN\","
                  "\"error\":\"You are not a server admin\"}") },
 
+    /* a request the gate cannot take (Synapse's words for odd paths) */
+
+    { NGX_HTTP_BAD_REQUEST,
+      ngx_string("{\"errcode\":\"M_UNRECOGNIZED\","
+                 "\"error\":\"Unrecognized request\"}") },
+
     /* the gate's own: Synapse could not be asked */
 
     { NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -196,178 +202,6 @@ ngx_http_admin_json_send_error(ngx_http_request_t *r, ngx_http_admin_err_e err)
 {
     return ngx_http_admin_json_send(r, ngx_http_admin_json_errors[err].status,
                                     &ngx_http_admin_json_errors[err].body);
-}
-
-
-/*
- * The value cached in Redis for a verdict, compact JSON:
- *     {"verdict":"allow","user":"@a:hs"}
- *     {"verdict":"forbidden","user":"@u:hs"}
- *     {"verdict":"unknown_token","status":401,"body":"<Synapse's body>"}
- * "status" and "body" are Synapse's own answer, when the client got it.
- */
-
-ngx_int_t
-ngx_http_admin_json_verdict_encode(ngx_pool_t *pool,
-    ngx_http_admin_ctx_t *ctx, ngx_str_t *out)
-{
-    size_t      len;
-    json_t     *root;
-    ngx_str_t  *name;
-
-    root = json_object();
-    if (root == NULL || ngx_http_admin_json_own(pool, root) != NGX_OK) {
-        json_decref(root);
-        return NGX_ERROR;
-    }
-
-    name = &ngx_http_admin_verdict_names[ctx->verdict];
-
-    if (json_object_set_new(root, "verdict",
-                            json_stringn((const char *) name->data,
-                                         name->len))
-        != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ctx->user.len
-        && json_object_set_new(root, "user",
-                               json_stringn((const char *) ctx->user.data,
-                                            ctx->user.len))
-           != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ctx->passthrough
-        && (json_object_set_new(root, "status", json_integer(ctx->status))
-            != 0
-            || json_object_set_new(root, "body",
-                                   json_stringn((const char *) ctx->body.data,
-                                                ctx->body.len))
-               != 0))
-    {
-        /* also a body that is not UTF-8: not cached */
-        return NGX_ERROR;
-    }
-
-    len = json_dumpb(root, NULL, 0, JSON_COMPACT);
-    if (len == 0) {
-        return NGX_ERROR;
-    }
-
-    out->data = ngx_pnalloc(pool, len);
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->len = json_dumpb(root, (char *) out->data, len, JSON_COMPACT);
-
-    return (out->len == len) ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * Reads a cached value: the verdict into "*out", the user and Synapse's
- * answer into the ctx.  Anything that is not exactly what the encoder
- * writes is INVALID, and the caller treats it as a miss.
- */
-
-ngx_http_admin_json_e
-ngx_http_admin_json_verdict_decode(ngx_pool_t *pool, ngx_str_t *value,
-    ngx_http_admin_ctx_t *ctx, ngx_http_admin_verdict_e *out)
-{
-    json_t                    *root, *v, *status, *body;
-    ngx_str_t                  s;
-    ngx_uint_t                 i;
-    const char                *why;
-    ngx_http_admin_json_e      rc;
-    ngx_http_admin_verdict_e   verdict;
-
-    rc = ngx_http_admin_json_load(pool, value, &root, &why);
-    if (rc != NGX_HTTP_ADMIN_JSON_OK) {
-        return rc;
-    }
-
-    v = json_object_get(root, "verdict");
-    if (!json_is_string(v)) {
-        return NGX_HTTP_ADMIN_JSON_INVALID;
-    }
-
-    s.data = (u_char *) json_string_value(v);
-    s.len = json_string_length(v);
-
-    verdict = NGX_HTTP_ADMIN_PENDING;
-
-    for (i = NGX_HTTP_ADMIN_ALLOW; i <= NGX_HTTP_ADMIN_FORBIDDEN; i++) {
-        if (s.len == ngx_http_admin_verdict_names[i].len
-            && ngx_strncmp(s.data, ngx_http_admin_verdict_names[i].data,
-                           s.len) == 0)
-        {
-            verdict = i;
-        }
-    }
-
-    if (verdict == NGX_HTTP_ADMIN_PENDING
-        || verdict == NGX_HTTP_ADMIN_MISSING_TOKEN)
-    {
-        return NGX_HTTP_ADMIN_JSON_INVALID;
-    }
-
-    v = json_object_get(root, "user");
-
-    if (v != NULL) {
-        rc = ngx_http_admin_json_user(pool, v, &ctx->user, &why);
-        if (rc != NGX_HTTP_ADMIN_JSON_OK) {
-            return rc;
-        }
-    }
-
-    status = json_object_get(root, "status");
-    body = json_object_get(root, "body");
-
-    if (status == NULL && body == NULL) {
-
-        /* the gate's own answer: it needs the user */
-
-        if (verdict == NGX_HTTP_ADMIN_UNKNOWN_TOKEN || ctx->user.len == 0) {
-            return NGX_HTTP_ADMIN_JSON_INVALID;
-        }
-
-        *out = verdict;
-        return NGX_HTTP_ADMIN_JSON_OK;
-    }
-
-    if (verdict == NGX_HTTP_ADMIN_ALLOW
-        || !json_is_integer(status)
-        || json_integer_value(status)
-           != ((verdict == NGX_HTTP_ADMIN_UNKNOWN_TOKEN)
-               ? NGX_HTTP_UNAUTHORIZED : NGX_HTTP_FORBIDDEN)
-        || !json_is_string(body))
-    {
-        return NGX_HTTP_ADMIN_JSON_INVALID;
-    }
-
-    s.len = json_string_length(body);
-    s.data = ngx_pnalloc(pool, s.len);
-    if (s.data == NULL) {
-        return NGX_HTTP_ADMIN_JSON_NOMEM;
-    }
-
-    ngx_memcpy(s.data, json_string_value(body), s.len);
-
-    rc = ngx_http_admin_json_matrix_error(pool, &s);
-    if (rc != NGX_HTTP_ADMIN_JSON_OK) {
-        return rc;
-    }
-
-    *out = verdict;
-    ctx->status = json_integer_value(status);
-    ctx->body = s;
-    ctx->passthrough = 1;
-
-    return NGX_HTTP_ADMIN_JSON_OK;
 }
 
 

@@ -22,6 +22,7 @@ typedef enum {
     NGX_HTTP_ADMIN_ERR_MIXING,
     NGX_HTTP_ADMIN_ERR_UNKNOWN_TOKEN,
     NGX_HTTP_ADMIN_ERR_FORBIDDEN,
+    NGX_HTTP_ADMIN_ERR_UNRECOGNIZED,
     NGX_HTTP_ADMIN_ERR_UNAVAILABLE
 } ngx_http_admin_err_e;
 
@@ -38,11 +39,6 @@ ngx_http_admin_json_e ngx_http_admin_json_whoami(ngx_pool_t *pool,
 ngx_http_admin_json_e ngx_http_admin_json_matrix_error(ngx_pool_t *pool,
     ngx_str_t *body);
 
-ngx_int_t ngx_http_admin_json_verdict_encode(ngx_pool_t *pool,
-    ngx_http_admin_ctx_t *ctx, ngx_str_t *out);
-ngx_http_admin_json_e ngx_http_admin_json_verdict_decode(ngx_pool_t *pool,
-    ngx_str_t *value, ngx_http_admin_ctx_t *ctx,
-    ngx_http_admin_verdict_e *verdict);
 
 ngx_int_t ngx_http_admin_json_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body);

@@ -6,6 +6,8 @@
 
 #include "ngx_http_admin_module.h"
 #include "ngx_http_admin_cache.h"
+#include "ngx_http_admin_ctx.h"
+#include "ngx_http_admin_digest.h"
 #include "ngx_http_admin_json.h"
 #include "ngx_http_admin_path.h"
 #include "ngx_http_admin_redis.h"
@@ -18,10 +20,15 @@
 static ngx_int_t ngx_http_admin_redact_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_admin_precontent_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_admin_gate(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_gated(ngx_http_request_t *r,
-    ngx_http_admin_loc_conf_t *alcf);
+    ngx_http_admin_loc_conf_t *alcf, ngx_uint_t off);
+static ngx_int_t ngx_http_admin_refuse(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_start(ngx_http_request_t *r,
     ngx_http_admin_loc_conf_t *alcf);
+static ngx_int_t ngx_http_admin_read_token(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx);
 static ngx_int_t ngx_http_admin_looked_up(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx, ngx_http_admin_loc_conf_t *alcf);
 static ngx_int_t ngx_http_admin_step(ngx_http_request_t *r,
@@ -32,7 +39,6 @@ static ngx_int_t ngx_http_admin_deny(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx, ngx_http_admin_err_e err);
 static ngx_int_t ngx_http_admin_forward(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx);
-static void ngx_http_admin_ctx_cleanup(void *data);
 
 static ngx_int_t ngx_http_admin_add_variables(ngx_conf_t *cf);
 static void *ngx_http_admin_create_main_conf(ngx_conf_t *cf);
@@ -120,6 +126,13 @@ static ngx_command_t  ngx_http_admin_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_admin_srv_conf_t, key_prefix),
+      NULL },
+
+    { ngx_string("admin_gate_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_admin_secret_file,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_admin_srv_conf_t, secret),
       NULL },
 
     { ngx_string("admin_gate_redis_failure"),
@@ -258,8 +271,35 @@ ngx_http_admin_log_handler(ngx_http_request_t *r)
 }
 
 
+/* the ACCESS phase: where the gate decides */
+
+static ngx_int_t
+ngx_http_admin_handler(ngx_http_request_t *r)
+{
+    return ngx_http_admin_gate(r);
+}
+
+
 /*
- * The ACCESS-phase handler, entered again after each subrequest:
+ * The PRECONTENT phase, first of its handlers: the gate again, for a
+ * request whose ACCESS phase ended before the gate ran (another access
+ * module said yes under "satisfy any").  A request the gate has allowed
+ * goes on to try_files, mirror and its content handler.
+ */
+
+static ngx_int_t
+ngx_http_admin_precontent_handler(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_admin_gate(r);
+
+    return (rc == NGX_OK) ? NGX_DECLINED : rc;
+}
+
+
+/*
+ * The gate, entered again after each subrequest:
  *     no ctx           - gated? then read the token, ask whoami;
  *     subrequest busy  - NGX_AGAIN;
  *     whoami answered  - ask the admin check;
@@ -269,10 +309,12 @@ ngx_http_admin_log_handler(ngx_http_request_t *r)
  */
 
 static ngx_int_t
-ngx_http_admin_handler(ngx_http_request_t *r)
+ngx_http_admin_gate(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
+    ngx_uint_t                  off;
     ngx_http_admin_ctx_t       *ctx;
+    ngx_http_admin_srv_conf_t  *ascf;
     ngx_http_admin_loc_conf_t  *alcf;
 
     if (r != r->main) {
@@ -281,8 +323,14 @@ ngx_http_admin_handler(ngx_http_request_t *r)
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_admin_module);
 
-    if (!alcf->enable) {
-        return NGX_DECLINED;
+    off = !alcf->enable;
+
+    if (off) {
+        ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+
+        if (!ascf->gated) {
+            return NGX_DECLINED;
+        }
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_admin_module);
@@ -295,7 +343,7 @@ ngx_http_admin_handler(ngx_http_request_t *r)
             return NGX_DECLINED;
         }
 
-        rc = ngx_http_admin_gated(r, alcf);
+        rc = ngx_http_admin_gated(r, alcf, off);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -333,10 +381,18 @@ ngx_http_admin_handler(ngx_http_request_t *r)
  * A request is gated when any reading of its path falls under a gated
  * prefix: the raw path as sent, decoded or not, resolved or not, and the
  * URI nginx has for it now, after rewrites (ngx_http_admin_path_gated()).
+ *
+ * Where the gate is off ("off"), in a server where it is on somewhere,
+ * a request is still gated when nginx's reading of its raw path may not
+ * be the upstream's: /_synapse/admin/v2/users/x%2F..%2F..%2Fv1%2Fserver_
+ * version lands in an open server_version location, while proxy_pass
+ * sends its raw target, a v2 user, to Synapse.  Without a verification
+ * location there, such a request is refused (400).
  */
 
 static ngx_int_t
-ngx_http_admin_gated(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
+ngx_http_admin_gated(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf,
+    ngx_uint_t off)
 {
     u_char     *q;
     ngx_int_t   rc;
@@ -349,62 +405,129 @@ ngx_http_admin_gated(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
         raw.len = q - raw.data;
     }
 
+    if (off && ngx_http_admin_path_plain(&raw)) {
+        return NGX_DECLINED;
+    }
+
     rc = ngx_http_admin_path_gated(r->pool, &raw, &r->uri, alcf->prefixes);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    return rc ? NGX_OK : NGX_DECLINED;
+    if (rc == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (off && alcf->verify.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "admin gate refused request: its raw path is an "
+                      "admin path that nginx reads as an open one");
+
+        return ngx_http_admin_refuse(r);
+    }
+
+    return NGX_OK;
 }
 
 
-static ngx_int_t
-ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
-{
-    u_char                     *p;
-    ngx_int_t                   rc;
-    ngx_str_t                   auth[2];
-    ngx_uint_t                  i, n;
-    const char                 *why;
-    ngx_list_part_t            *part;
-    ngx_table_elt_t            *h;
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_admin_ctx_t       *ctx;
-    ngx_http_admin_err_e        err;
-    ngx_http_admin_token_t      tok;
-    ngx_http_admin_srv_conf_t  *ascf;
+/* a request the gate cannot take at all: 400, Synapse's own words */
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_admin_ctx_t));
+static ngx_int_t
+ngx_http_admin_refuse(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_http_admin_ctx_t  *ctx;
+
+    ctx = ngx_http_admin_ctx_create(r);
     if (ctx == NULL) {
         return NGX_ERROR;
     }
 
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     ctx->verdict = NGX_HTTP_ADMIN_PENDING;
-     *     ctx->step = NGX_HTTP_ADMIN_STEP_CACHE;
-     *     ctx->cache = NGX_HTTP_ADMIN_CACHE_NONE;
-     *     ctx->waiter = NULL;
-     *     ctx->token = { 0, NULL };
-     *     ctx->user = { 0, NULL };
-     *     ctx->subrequest = NULL;
-     *     ctx->done = 0;
-     */
+    ctx->verdict = NGX_HTTP_ADMIN_BAD_REQUEST;
 
-    ctx->request = r;
-    ctx->started = ngx_http_admin_revoke_now();
+    rc = ngx_http_admin_json_send_error(r, NGX_HTTP_ADMIN_ERR_UNRECOGNIZED);
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * A gated request without a verdict: its ctx, its token, then the lookup
+ * (Redis, or Synapse without it).
+ */
+
+static ngx_int_t
+ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
+{
+    ngx_int_t                   rc;
+    ngx_http_admin_ctx_t       *ctx;
+    ngx_http_admin_srv_conf_t  *ascf;
+
+    ctx = ngx_http_admin_ctx_create(r);
+    if (ctx == NULL) {
         return NGX_ERROR;
     }
 
-    cln->handler = ngx_http_admin_ctx_cleanup;
-    cln->data = ctx;
+    rc = ngx_http_admin_read_token(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
-    ngx_http_set_ctx(r, ctx, ngx_http_admin_module);
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+
+    if (ascf->redis) {
+        rc = ngx_http_admin_cache_get(r, ctx, ascf);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        /* Redis is down */
+
+        return ngx_http_admin_looked_up(r, ctx, alcf);
+    }
+
+    ctx->step = NGX_HTTP_ADMIN_STEP_WHOAMI;
+
+    if (ngx_http_admin_verify_start(r, ctx, &alcf->verify) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * The token, by Synapse's rules, into ctx->token and ctx->bearer
+ * ("Bearer <token>", for the subrequests and the upstream).  NGX_DONE:
+ * there is none that can be valid, and the client has been answered.
+ */
+
+static ngx_int_t
+ngx_http_admin_read_token(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
+{
+    u_char                  *p;
+    ngx_str_t                auth[2];
+    ngx_uint_t               i, n;
+    const char              *why;
+    ngx_list_part_t         *part;
+    ngx_table_elt_t         *h;
+    ngx_http_admin_err_e     err;
+    ngx_http_admin_token_t   tok;
+
+    if (r->http_version < NGX_HTTP_VERSION_10) {
+
+        /* HTTP/0.9 has no headers: nothing to forward a token in */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "admin gate refused request: HTTP/0.9");
+
+        ctx->verdict = NGX_HTTP_ADMIN_BAD_REQUEST;
+        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_UNRECOGNIZED);
+    }
 
     n = 0;
     part = &r->headers_in.headers.part;
@@ -474,8 +597,6 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
         return NGX_ERROR;
     }
 
-    /* "Bearer <token>", for the subrequests and the upstream */
-
     p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + tok.token.len);
     if (p == NULL) {
         return NGX_ERROR;
@@ -492,27 +613,7 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
     ctx->as_user = tok.as_user;
     ctx->in_query = tok.in_query;
 
-    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
-
-    if (ascf->redis) {
-        rc = ngx_http_admin_cache_get(r, ctx, ascf);
-
-        if (rc != NGX_DECLINED) {
-            return rc;
-        }
-
-        /* Redis is down */
-
-        return ngx_http_admin_looked_up(r, ctx, alcf);
-    }
-
-    ctx->step = NGX_HTTP_ADMIN_STEP_WHOAMI;
-
-    if (ngx_http_admin_verify_start(r, ctx, &alcf->verify) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return NGX_AGAIN;
+    return NGX_OK;
 
 missing:
 
@@ -716,48 +817,6 @@ ngx_http_admin_forward(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
 }
 
 
-/*
- * The request's ctx, also after an internal redirect has cleared the
- * module ctx array: the pool cleanup registered with it still points to it
- * (the same trick as the realip module).
- */
-
-ngx_http_admin_ctx_t *
-ngx_http_admin_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t    *cln;
-    ngx_http_admin_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_admin_module);
-
-    if (ctx == NULL && r->internal) {
-        for (cln = r->pool->cleanup; cln; cln = cln->next) {
-            if (cln->handler == ngx_http_admin_ctx_cleanup) {
-                ctx = cln->data;
-                break;
-            }
-        }
-    }
-
-    return ctx;
-}
-
-
-/*
- * The request is going away: a Redis reply still to come must not reach
- * it.  (nginx ends a pending subrequest itself.)  The cleanup is also how
- * ngx_http_admin_get_ctx() finds the ctx after an internal redirect.
- */
-
-static void
-ngx_http_admin_ctx_cleanup(void *data)
-{
-    ngx_http_admin_ctx_t  *ctx = data;
-
-    ngx_http_admin_cache_cancel(ctx);
-}
-
-
 static ngx_int_t
 ngx_http_admin_add_variables(ngx_conf_t *cf)
 {
@@ -803,6 +862,7 @@ ngx_http_admin_create_srv_conf(ngx_conf_t *cf)
      */
 
     conf->redis = NGX_CONF_UNSET_PTR;
+    conf->secret = NGX_CONF_UNSET_PTR;
     conf->timeout = NGX_CONF_UNSET_MSEC;
     conf->ttl = NGX_CONF_UNSET;
     conf->negative_ttl = NGX_CONF_UNSET;
@@ -828,6 +888,7 @@ ngx_http_admin_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->core = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
 
     ngx_conf_merge_ptr_value(conf->redis, prev->redis, NULL);
+    ngx_conf_merge_ptr_value(conf->secret, prev->secret, NULL);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 100);
     ngx_conf_merge_sec_value(conf->ttl, prev->ttl, 60);
     ngx_conf_merge_sec_value(conf->negative_ttl, prev->negative_ttl, 10);
@@ -966,6 +1027,13 @@ ngx_http_admin_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_admin_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_admin_precontent_handler;
 
     /* first in the LOG phase: ngx_http_log_request() runs them in order */
 

@@ -23,7 +23,8 @@ typedef enum {
     NGX_HTTP_ADMIN_MISSING_TOKEN,
     NGX_HTTP_ADMIN_UNKNOWN_TOKEN,
     NGX_HTTP_ADMIN_FORBIDDEN,
-    NGX_HTTP_ADMIN_ERROR
+    NGX_HTTP_ADMIN_ERROR,
+    NGX_HTTP_ADMIN_BAD_REQUEST
 } ngx_http_admin_verdict_e;
 
 
@@ -49,6 +50,7 @@ typedef enum {
 } ngx_http_admin_failure_e;
 
 
+typedef struct ngx_http_admin_ctx_s         ngx_http_admin_ctx_t;
 typedef struct ngx_http_admin_redis_s       ngx_http_admin_redis_t;
 typedef struct ngx_http_admin_waiter_s      ngx_http_admin_waiter_t;
 typedef struct ngx_http_admin_redis_conf_s  ngx_http_admin_redis_conf_t;
@@ -78,8 +80,12 @@ typedef struct {
 } ngx_http_admin_main_conf_t;
 
 
+typedef struct ngx_http_admin_hmac_s  ngx_http_admin_hmac_t;
+
+
 typedef struct {
     ngx_http_admin_redis_conf_t  *redis;
+    ngx_http_admin_hmac_t        *secret;     /* admin_gate_secret_file */
     ngx_msec_t                    timeout;
     time_t                        ttl;
     time_t                        negative_ttl;
@@ -97,41 +103,6 @@ typedef struct {
     ngx_array_t               *prefixes;      /* of ngx_str_t, canonical */
     ngx_str_t                  verify;
 } ngx_http_admin_loc_conf_t;
-
-
-typedef struct {
-    ngx_http_admin_verdict_e   verdict;
-    ngx_http_admin_step_e      step;
-
-    ngx_str_t                  bearer;        /* "Bearer <token>" */
-    ngx_str_t                  token;         /* normalized, in bearer */
-    ngx_str_t                  as_user;       /* appservice user_id */
-    ngx_str_t                  user;          /* verified user id */
-    ngx_table_elt_t           *authorization;
-    ngx_uint_t                 in_query;      /* access_token entries */
-
-    ngx_http_request_t        *request;
-    uint64_t                   started;       /* ms since the epoch */
-    ngx_str_t                  key;           /* in Redis */
-    ngx_http_admin_cache_e     cache;
-    ngx_http_admin_verdict_e   cached;        /* the verdict of a hit */
-    ngx_http_admin_waiter_t   *waiter;        /* pending Redis GET */
-
-    ngx_http_request_t        *subrequest;
-    ngx_str_t                  verify_uri;    /* of the subrequest */
-    ngx_uint_t                 status;        /* of the subrequest */
-    off_t                      received;      /* body bytes so far */
-    ngx_str_t                  body;          /* of the subrequest */
-
-    unsigned                   done:1;        /* subrequest finished */
-    unsigned                   failed:1;      /* ... without a reply */
-    unsigned                   oversized:1;   /* ... too big to read */
-    unsigned                   passthrough:1; /* answer with its reply */
-    unsigned                   revoked:1;     /* cache entry deleted */
-} ngx_http_admin_ctx_t;
-
-
-ngx_http_admin_ctx_t *ngx_http_admin_get_ctx(ngx_http_request_t *r);
 
 
 extern ngx_module_t  ngx_http_admin_module;

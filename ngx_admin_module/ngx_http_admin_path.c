@@ -188,6 +188,15 @@ ngx_http_admin_path_read(ngx_pool_t *pool, ngx_str_t *path,
 }
 
 
+/* a raw path that every reader reads the same way */
+
+ngx_uint_t
+ngx_http_admin_path_plain(ngx_str_t *raw)
+{
+    return ngx_http_admin_path_is_plain(raw, 1);
+}
+
+
 ngx_uint_t
 ngx_http_admin_path_match(ngx_str_t *path, ngx_array_t *prefixes)
 {

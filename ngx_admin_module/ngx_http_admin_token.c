@@ -5,9 +5,7 @@
 
 
 #include "ngx_http_admin_module.h"
-
-#include <openssl/sha.h>
-
+#include "ngx_http_admin_digest.h"
 #include "ngx_http_admin_path.h"
 #include "ngx_http_admin_token.h"
 
@@ -287,9 +285,9 @@ ngx_http_admin_token_redact(ngx_pool_t *pool, ngx_str_t *line, ngx_str_t *out)
 void
 ngx_http_admin_token_tag(ngx_str_t *token, u_char *tag)
 {
-    u_char  md[SHA256_DIGEST_LENGTH];
+    u_char  md[NGX_HTTP_ADMIN_DIGEST_LEN];
 
-    SHA256(token->data, token->len, md);
+    ngx_http_admin_sha256(token, 1, md);
 
     ngx_hex_dump(tag, md, NGX_HTTP_ADMIN_TOKEN_TAG_LEN / 2);
 }
@@ -298,43 +296,45 @@ ngx_http_admin_token_tag(ngx_str_t *token, u_char *tag)
 /*
  * The Redis key of a token: the prefix and the lowercase hex SHA-256 of
  * the token, or of the token, a NUL and the appservice user id, so that
- * masquerading requests do not share a verdict.  A token never holds a
- * NUL, so the two forms cannot meet.
+ * masquerading requests do not share a verdict; with a secret, their
+ * HMAC-SHA256 under it, so that whoever reads Redis cannot test guessed
+ * tokens.  A token never holds a NUL, so the two forms cannot meet.
  */
 
 ngx_int_t
 ngx_http_admin_token_key(ngx_pool_t *pool, ngx_str_t *prefix,
-    ngx_str_t *token, ngx_str_t *as_user, ngx_str_t *key)
+    ngx_str_t *token, ngx_str_t *as_user, ngx_http_admin_hmac_t *secret,
+    ngx_str_t *key)
 {
-    u_char  *p, *in;
-    size_t   len;
-    u_char   md[SHA256_DIGEST_LENGTH];
+    u_char      *p;
+    ngx_str_t    in[3];
+    ngx_uint_t   n;
+    u_char       md[NGX_HTTP_ADMIN_DIGEST_LEN];
 
-    in = token->data;
-    len = token->len;
+    in[0] = *token;
+    n = 1;
 
     if (as_user->data != NULL) {
-        in = ngx_pnalloc(pool, token->len + 1 + as_user->len);
-        if (in == NULL) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_cpymem(in, token->data, token->len);
-        *p++ = '\0';
-        p = ngx_cpymem(p, as_user->data, as_user->len);
-        len = p - in;
+        ngx_str_set(&in[1], "\0");
+        in[2] = *as_user;
+        n = 3;
     }
 
-    SHA256(in, len, md);
+    if (secret) {
+        ngx_http_admin_hmac(secret, in, n, md);
 
-    p = ngx_pnalloc(pool, prefix->len + 2 * SHA256_DIGEST_LENGTH);
+    } else {
+        ngx_http_admin_sha256(in, n, md);
+    }
+
+    p = ngx_pnalloc(pool, prefix->len + 2 * NGX_HTTP_ADMIN_DIGEST_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     key->data = p;
     p = ngx_cpymem(p, prefix->data, prefix->len);
-    p = ngx_hex_dump(p, md, SHA256_DIGEST_LENGTH);
+    p = ngx_hex_dump(p, md, NGX_HTTP_ADMIN_DIGEST_LEN);
     key->len = p - key->data;
 
     return NGX_OK;

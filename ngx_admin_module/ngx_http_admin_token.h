@@ -11,6 +11,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "ngx_http_admin_digest.h"
+
 
 /* "01234567": the first 8 hex digits of the token's SHA-256, for logs */
 #define NGX_HTTP_ADMIN_TOKEN_TAG_LEN  8
@@ -43,7 +45,8 @@ ngx_int_t ngx_http_admin_token_redact(ngx_pool_t *pool, ngx_str_t *line,
     ngx_str_t *out);
 void ngx_http_admin_token_tag(ngx_str_t *token, u_char *tag);
 ngx_int_t ngx_http_admin_token_key(ngx_pool_t *pool, ngx_str_t *prefix,
-    ngx_str_t *token, ngx_str_t *as_user, ngx_str_t *key);
+    ngx_str_t *token, ngx_str_t *as_user, ngx_http_admin_hmac_t *secret,
+    ngx_str_t *key);
 
 
 #endif /* _NGX_HTTP_ADMIN_TOKEN_H_INCLUDED_ */

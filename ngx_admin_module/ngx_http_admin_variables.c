@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_admin_module.h"
+#include "ngx_http_admin_ctx.h"
 #include "ngx_http_admin_token.h"
 #include "ngx_http_admin_variables.h"
 
@@ -56,7 +57,8 @@ ngx_str_t  ngx_http_admin_verdict_names[] = {
     ngx_string("missing_token"),
     ngx_string("unknown_token"),
     ngx_string("forbidden"),
-    ngx_string("error")
+    ngx_string("error"),
+    ngx_string("bad_request")
 };
 
 

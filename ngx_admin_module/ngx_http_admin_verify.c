@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_admin_module.h"
+#include "ngx_http_admin_ctx.h"
 #include "ngx_http_admin_json.h"
 #include "ngx_http_admin_token.h"
 #include "ngx_http_admin_verify.h"

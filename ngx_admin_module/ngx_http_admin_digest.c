@@ -1,0 +1,226 @@
+
+/*
+ * Copyright (C) The ngx_admin_module authors
+ */
+
+
+/*
+ * OpenSSL 3 deprecates its low-level SHA-256 in favour of EVP, whose
+ * provider lookup on every call costs more than hashing a token does
+ * (EVP_Q_digest: about 5.8k instructions, most of them the fetch).  The
+ * low-level functions stay in OpenSSL 3; they need no allocation, and
+ * their state is a plain struct that an HMAC key can keep precomputed.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include "ngx_http_admin_module.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "ngx_http_admin_digest.h"
+
+
+/* HMAC-SHA256 (RFC 2104) with its two keyed states computed once */
+
+struct ngx_http_admin_hmac_s {
+    SHA256_CTX                  inner;        /* after key ^ ipad */
+    SHA256_CTX                  outer;        /* after key ^ opad */
+};
+
+
+static ngx_int_t ngx_http_admin_secret_read(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *secret);
+
+
+/* SHA-256 of the concatenation of "n" parts */
+
+void
+ngx_http_admin_sha256(ngx_str_t *parts, ngx_uint_t n, u_char *md)
+{
+    ngx_uint_t  i;
+    SHA256_CTX  sha;
+
+    SHA256_Init(&sha);
+
+    for (i = 0; i < n; i++) {
+        SHA256_Update(&sha, parts[i].data, parts[i].len);
+    }
+
+    SHA256_Final(md, &sha);
+}
+
+
+/* HMAC-SHA256 under "key" of the concatenation of "n" parts */
+
+void
+ngx_http_admin_hmac(ngx_http_admin_hmac_t *key, ngx_str_t *parts,
+    ngx_uint_t n, u_char *md)
+{
+    ngx_uint_t  i;
+    SHA256_CTX  sha;
+    u_char      inner[NGX_HTTP_ADMIN_DIGEST_LEN];
+
+    sha = key->inner;
+
+    for (i = 0; i < n; i++) {
+        SHA256_Update(&sha, parts[i].data, parts[i].len);
+    }
+
+    SHA256_Final(inner, &sha);
+
+    sha = key->outer;
+    SHA256_Update(&sha, inner, sizeof(inner));
+    SHA256_Final(md, &sha);
+
+    OPENSSL_cleanse(&sha, sizeof(SHA256_CTX));
+}
+
+
+/*
+ * admin_gate_secret_file path;
+ *
+ * The file's bytes are the key.  It is read now, when the configuration
+ * loads; nginx -t refuses a file that others can read, or that is shorter
+ * than 32 bytes.  Only the keyed states are kept.
+ */
+
+char *
+ngx_http_admin_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char                  pad[SHA256_CBLOCK];
+    ngx_str_t              *value, secret;
+    ngx_uint_t              i;
+    ngx_http_admin_hmac_t  *key, **field;
+    u_char                  md[NGX_HTTP_ADMIN_DIGEST_LEN];
+
+    field = (ngx_http_admin_hmac_t **) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_admin_secret_read(cf, &value[1], &secret) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    key = ngx_pcalloc(cf->pool, sizeof(ngx_http_admin_hmac_t));
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a key longer than a block is hashed first */
+
+    if (secret.len > SHA256_CBLOCK) {
+        ngx_http_admin_sha256(&secret, 1, md);
+        OPENSSL_cleanse(secret.data, secret.len);
+        secret.data = md;
+        secret.len = sizeof(md);
+    }
+
+    ngx_memzero(pad, sizeof(pad));
+    ngx_memcpy(pad, secret.data, secret.len);
+
+    for (i = 0; i < sizeof(pad); i++) {
+        pad[i] ^= 0x36;
+    }
+
+    SHA256_Init(&key->inner);
+    SHA256_Update(&key->inner, pad, sizeof(pad));
+
+    for (i = 0; i < sizeof(pad); i++) {
+        pad[i] ^= 0x36 ^ 0x5c;
+    }
+
+    SHA256_Init(&key->outer);
+    SHA256_Update(&key->outer, pad, sizeof(pad));
+
+    OPENSSL_cleanse(pad, sizeof(pad));
+    OPENSSL_cleanse(md, sizeof(md));
+    OPENSSL_cleanse(secret.data, secret.len);
+
+    *field = key;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_admin_secret_read(ngx_conf_t *cf, ngx_str_t *path,
+    ngx_str_t *secret)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_int_t        rc;
+    ngx_str_t        name;
+    ngx_file_info_t  fi;
+
+    name = *path;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &name);
+        goto done;
+    }
+
+    if (fi.st_mode & S_IROTH) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%V\" is readable by others: "
+                           "chmod o-r it", &name);
+        goto done;
+    }
+
+    if (ngx_file_size(&fi) < NGX_HTTP_ADMIN_SECRET_MIN
+        || ngx_file_size(&fi) > NGX_HTTP_ADMIN_SECRET_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%V\" has %O bytes: it needs "
+                           "%d to %d", &name, ngx_file_size(&fi),
+                           NGX_HTTP_ADMIN_SECRET_MIN,
+                           NGX_HTTP_ADMIN_SECRET_MAX);
+        goto done;
+    }
+
+    secret->len = (size_t) ngx_file_size(&fi);
+    secret->data = ngx_pnalloc(cf->temp_pool, secret->len);
+    if (secret->data == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_fd(fd, secret->data, secret->len);
+
+    if (n != (ssize_t) secret->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, (n == -1) ? ngx_errno : 0,
+                           ngx_read_fd_n " \"%V\" failed", &name);
+        goto done;
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &name);
+    }
+
+    return rc;
+}
