@@ -7,7 +7,7 @@
 # cached, revocation.  Under MAS: an admin by scope only passes, an admin
 # by the table only does not, an inactive token is Synapse's 401, MAS
 # unreachable (503) and a user missing in Synapse (500 M_FORBIDDEN) are
-# 503 and never cached.  Verdicts cached before keep their meaning.  The
+# 503 and never cached.  Verdicts cached before are read as misses.  The
 # client-API whois is gated when named in admin_gate_prefix;
 # /_synapse/mas is not gated.
 
@@ -187,14 +187,16 @@ like($t->error_log, qr/whoami .* failed: unexpected status \(status 500\)/,
 $r = $t->get_on(1, "$p?user_id=%40admin%3Atest", Authorization => 'Bearer as_tok');
 is($r->{status}, 403, 'mas: an appservice is never an admin');
 
-# verdicts cached before this version: the same value format, the same
-# meaning; keys of the former default prefix are not read
+# verdicts cached by an earlier version (JSON values) are read as misses,
+# never as another verdict; keys of the former default prefix are not read
 
 $redis->cli('SET', 'admin_gate:legacy.test:' . sha('usr_tok'),
     '{"verdict":"allow","user":"@user:test"}', 'EX', 60);
+$legacy->clear_log;
 $r = get(0, 'usr_tok');
-is($r->{status}, 200, 'a cached allow keeps its meaning');
-is(cache($r), 'HIT', 'a cached allow: a hit');
+is($r->{status}, 403, 'an allow cached by an earlier version: not believed');
+is(cache($r), 'MISS', 'an allow cached by an earlier version: a miss');
+is($legacy->whoami_hits, 1, 'an earlier version\'s value: Synapse asked');
 
 $redis->cli('SET', 'admin_gate:' . sha('adm2_tok'),
     '{"verdict":"forbidden","user":"@admin:test"}', 'EX', 60);

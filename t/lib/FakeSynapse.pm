@@ -122,14 +122,16 @@ sub hits {
 
 sub whoami_hits { $_[0]->hits(qr{/account/whoami}) }
 
-# the gate's admin checks
-sub admin_hits { $_[0]->hits(qr{^/_synapse/admin/v2/users/[^/?]+(\?|$)}) }
+# the gate's admin checks: it always percent-encodes the "@" of the id
+my $CHECK = qr{^/_synapse/admin/v2/users/%40[^/?]+(\?user_id=[^&]*)?$};
 
+sub admin_hits { $_[0]->hits($CHECK) }
+
+# what the upstream received from clients: all but the gate's own checks
 sub upstream_requests {
     my ($self) = @_;
-    return grep { $_->{target}
-            !~ m{/account/whoami|^/_synapse/admin/v2/users/[^/?]+(\?|$)}
-        } $self->requests;
+    return grep { $_->{target} !~ m{^/_matrix/client/v3/account/whoami}
+            && $_->{target} !~ $CHECK } $self->requests;
 }
 
 sub clear_log { unlink $_[0]->{log} }
