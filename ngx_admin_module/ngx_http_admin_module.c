@@ -9,6 +9,7 @@
 #include "ngx_http_admin_ctx.h"
 #include "ngx_http_admin_digest.h"
 #include "ngx_http_admin_json.h"
+#include "ngx_http_admin_log.h"
 #include "ngx_http_admin_path.h"
 #include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_revoke.h"
@@ -17,8 +18,6 @@
 #include "ngx_http_admin_verify.h"
 
 
-static ngx_int_t ngx_http_admin_redact_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_admin_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_precontent_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_gate(ngx_http_request_t *r);
@@ -55,6 +54,7 @@ static ngx_http_admin_srv_conf_t *ngx_http_admin_sharing(ngx_conf_t *cf,
 static char *ngx_http_admin_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_admin_check_uri(ngx_conf_t *cf, void *post, void *data);
+static ngx_int_t ngx_http_admin_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_admin_init_process(ngx_cycle_t *cycle);
 static void ngx_http_admin_exit_process(ngx_cycle_t *cycle);
 
@@ -167,7 +167,7 @@ ngx_module_t  ngx_http_admin_module = {
     ngx_http_admin_commands,               /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_admin_init_module,            /* init module */
     ngx_http_admin_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -189,86 +189,6 @@ static ngx_str_t  ngx_http_admin_default_prefix = ngx_string("/_synapse/admin");
 static ngx_array_t  ngx_http_admin_default_prefixes = {
     &ngx_http_admin_default_prefix, 1, sizeof(ngx_str_t), 1, NULL
 };
-
-
-/*
- * The POST_READ-phase handler: in a server where the gate is on anywhere,
- * $request, and the "request:" of every error log line, show every
- * request without its query token from here on, also one that limit_req,
- * limit_conn or a "return" ends before the gate runs.
- */
-
-static ngx_int_t
-ngx_http_admin_redact_handler(ngx_http_request_t *r)
-{
-    ngx_str_t                   line;
-    ngx_http_admin_srv_conf_t  *ascf;
-
-    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
-
-    if (!ascf->gated) {
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_admin_token_redact(r->pool, &r->request_line, &line)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->request_line = line;
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * The first LOG-phase handler, before the access log's: a request that
- * ended before POST_READ (a bad header line, headers too large) is
- * redacted here.  Without a parsed request line nginx logs the raw bytes
- * up to the first CR or LF; they are taken the same way.
- */
-
-static ngx_int_t
-ngx_http_admin_log_handler(ngx_http_request_t *r)
-{
-    u_char                     *p;
-    ngx_str_t                   line;
-    ngx_http_admin_srv_conf_t  *ascf;
-
-    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
-
-    if (!ascf->gated) {
-        return NGX_OK;
-    }
-
-    line = r->request_line;
-
-    if (line.data == NULL) {
-
-        if (r->request_start == NULL || r->header_in == NULL) {
-            return NGX_OK;
-        }
-
-        for (p = r->request_start; p < r->header_in->last; p++) {
-            if (*p == CR || *p == LF) {
-                break;
-            }
-        }
-
-        line.data = r->request_start;
-        line.len = p - r->request_start;
-    }
-
-    if (ngx_http_admin_token_redact(r->pool, &line, &r->request_line)
-        != NGX_OK)
-    {
-        /* nothing is better than a token */
-        ngx_str_set(&r->request_line, "-");
-    }
-
-    return NGX_OK;
-}
 
 
 /* the ACCESS phase: where the gate decides */
@@ -841,6 +761,12 @@ ngx_http_admin_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&amcf->logs, cf->pool, 4, sizeof(ngx_log_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return amcf;
 }
 
@@ -983,9 +909,17 @@ ngx_http_admin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ascf->gated = 1;
     }
 
-    if (conf->enable && conf->verify.len == 0) {
-        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    /* every error log, for ngx_http_admin_log_wrap() (core merged it) */
 
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->error_log
+        && ngx_http_admin_log_add(cf, clcf->error_log) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->enable && conf->verify.len == 0) {
         if (clcf->name.len) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"admin_gate\" is on in location \"%V\" "
@@ -1008,18 +942,10 @@ ngx_http_admin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_admin_init(ngx_conf_t *cf)
 {
-    ngx_array_t                *log;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_admin_redact_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {
@@ -1035,18 +961,9 @@ ngx_http_admin_init(ngx_conf_t *cf)
 
     *h = ngx_http_admin_precontent_handler;
 
-    /* first in the LOG phase: ngx_http_log_request() runs them in order */
-
-    log = &cmcf->phases[NGX_HTTP_LOG_PHASE].handlers;
-
-    h = ngx_array_push(log);
-    if (h == NULL) {
+    if (ngx_http_admin_log_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    h = log->elts;
-    ngx_memmove(&h[1], &h[0], (log->nelts - 1) * sizeof(ngx_http_handler_pt));
-    h[0] = ngx_http_admin_log_handler;
 
     if (ngx_http_admin_check_prefixes(cf) != NGX_OK) {
         return NGX_ERROR;
@@ -1259,6 +1176,15 @@ ngx_http_admin_check_uri(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* every log is set up now: their lines lose their tokens */
+
+static ngx_int_t
+ngx_http_admin_init_module(ngx_cycle_t *cycle)
+{
+    return ngx_http_admin_log_wrap(cycle);
 }
 
 

@@ -75,6 +75,7 @@ struct ngx_http_admin_redis_conf_s {
 
 typedef struct {
     ngx_array_t                redis;         /* of redis_conf_t * */
+    ngx_array_t                logs;          /* of ngx_log_t *, to wrap */
     ngx_shm_zone_t            *revocations;
     time_t                     max_ttl;       /* of admin_gate_cache_ttl */
 } ngx_http_admin_main_conf_t;

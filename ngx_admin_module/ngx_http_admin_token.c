@@ -26,6 +26,9 @@ static u_char *ngx_http_admin_token_arg(u_char *p, u_char *last,
 static ngx_uint_t ngx_http_admin_token_arg_is(ngx_http_admin_arg_t *arg,
     ngx_str_t *name);
 static ngx_uint_t ngx_http_admin_token_hidden(ngx_http_admin_arg_t *arg);
+static u_char *ngx_http_admin_token_mask(u_char *o, u_char *start,
+    u_char *end);
+static ngx_uint_t ngx_http_admin_token_alnum(u_char c);
 static ngx_http_admin_token_e ngx_http_admin_token_bearer(ngx_str_t *value,
     ngx_str_t *token);
 static ngx_int_t ngx_http_admin_token_unescape(ngx_pool_t *pool,
@@ -280,6 +283,95 @@ ngx_http_admin_token_redact(ngx_pool_t *pool, ngx_str_t *line, ngx_str_t *out)
 }
 
 
+/*
+ * A log line (or any text) with tokens masked: the value of every
+ * access_token parameter (also with an encoded name) and every token after
+ * "Bearer" (any case).  A value becomes "***", or as many "*" as it has
+ * bytes when it is shorter, so the output never outgrows the input: "dst"
+ * needs "len" bytes.  Returns the output length.
+ */
+
+size_t
+ngx_http_admin_token_redact_text(u_char *dst, u_char *src, size_t len)
+{
+    u_char                *p, *o, *q, *last, *end;
+    ngx_http_admin_arg_t   arg;
+
+    o = dst;
+    p = src;
+    last = src + len;
+
+    while (p < last) {
+
+        if (*p == '=') {
+
+            /* the name before it: back to the first byte no name has */
+
+            for (q = p;
+                 q > src
+                 && (ngx_http_admin_token_alnum(q[-1]) || q[-1] == '%'
+                     || q[-1] == '_'
+                     || q[-1] == '+' || q[-1] == '.' || q[-1] == '-');
+                 q--)
+            {
+                /* void */
+            }
+
+            arg.start = q;
+            arg.eq = p;
+            arg.end = p;
+
+            if (ngx_http_admin_token_arg_is(&arg,
+                                            &ngx_http_admin_access_token))
+            {
+                for (end = p + 1;
+                     end < last && *end != '&' && *end != ';' && *end != ' '
+                     && *end != '"' && *end != '\'' && *end != '\t'
+                     && *end != CR && *end != LF && *end != ',';
+                     end++)
+                {
+                    /* void */
+                }
+
+                *o++ = '=';
+                o = ngx_http_admin_token_mask(o, p + 1, end);
+                p = end;
+                continue;
+            }
+        }
+
+        if ((*p == 'B' || *p == 'b')
+            && (p == src || !ngx_http_admin_token_alnum(p[-1]))
+            && last - p > 7
+            && ngx_strncasecmp(p, (u_char *) "bearer", 6) == 0
+            && (p[6] == ' ' || p[6] == '\t'))
+        {
+            for (q = p + 6; q < last && (*q == ' ' || *q == '\t'); q++) {
+                /* void */
+            }
+
+            for (end = q;
+                 end < last && *end != ' ' && *end != '"' && *end != '\''
+                 && *end != '\t' && *end != CR && *end != LF && *end != ','
+                 && *end != ';';
+                 end++)
+            {
+                /* void */
+            }
+
+            o = ngx_cpymem(o, p, q - p);
+            o = ngx_http_admin_token_mask(o, q, end);
+            p = end;
+            continue;
+        }
+
+        *o++ = *p++;
+    }
+
+    return o - dst;
+}
+
+
 /* the token's stand-in in logs: 8 hex digits of its SHA-256 */
 
 void
@@ -376,6 +468,30 @@ ngx_http_admin_token_arg_is(ngx_http_admin_arg_t *arg, ngx_str_t *name)
     len = ngx_http_admin_path_unescape(buf, arg->start, len, 1) - buf;
 
     return len == name->len && ngx_memcmp(buf, name->data, len) == 0;
+}
+
+
+/* "***" for a value, or one "*" a byte for a shorter one */
+
+static u_char *
+ngx_http_admin_token_mask(u_char *o, u_char *start, u_char *end)
+{
+    size_t  n;
+
+    n = ngx_min((size_t) (end - start), sizeof("***") - 1);
+
+    return ngx_cpymem(o, "***", n);
+}
+
+
+static ngx_uint_t
+ngx_http_admin_token_alnum(u_char c)
+{
+    u_char  l;
+
+    l = (u_char) (c | 0x20);
+
+    return (c >= '0' && c <= '9') || (l >= 'a' && l <= 'z');
 }
 
 

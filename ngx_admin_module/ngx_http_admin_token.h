@@ -43,6 +43,8 @@ ngx_int_t ngx_http_admin_token_strip(ngx_pool_t *pool, ngx_str_t *args,
     ngx_str_t *out);
 ngx_int_t ngx_http_admin_token_redact(ngx_pool_t *pool, ngx_str_t *line,
     ngx_str_t *out);
+size_t ngx_http_admin_token_redact_text(u_char *dst, u_char *src,
+    size_t len);
 void ngx_http_admin_token_tag(ngx_str_t *token, u_char *tag);
 ngx_int_t ngx_http_admin_token_key(ngx_pool_t *pool, ngx_str_t *prefix,
     ngx_str_t *token, ngx_str_t *as_user, ngx_http_admin_hmac_t *secret,
