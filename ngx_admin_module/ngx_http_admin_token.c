@@ -63,7 +63,12 @@ ngx_http_admin_token_extract(ngx_pool_t *pool, ngx_str_t *headers,
     query = NULL;
     last = args->data + args->len;
 
-    for (p = args->data; /* void */ ; p++) {
+    /*
+     * no arguments: their data may be anything (try_files without "?"
+     * leaves it unset)
+     */
+
+    for (p = args->data; args->len; p++) {
 
         p = ngx_http_admin_token_arg(p, last, &arg);
 
