@@ -247,8 +247,8 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
 
     } else if (reply->type == REDIS_REPLY_STRING
                && reply->len == ngx_http_admin_revoked.len
-               && ngx_strncmp(reply->str, ngx_http_admin_revoked.data,
-                              reply->len) == 0)
+               && ngx_memcmp(reply->str, ngx_http_admin_revoked.data,
+                             reply->len) == 0)
     {
         ctx->cache = NGX_HTTP_ADMIN_CACHE_REVOKED;
 

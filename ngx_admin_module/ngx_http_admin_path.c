@@ -161,7 +161,7 @@ ngx_http_admin_path_gated(ngx_pool_t *pool, ngx_str_t *raw, ngx_str_t *uri,
     /* the URI of a plain request is the raw path itself */
 
     if (uri->len == raw->len
-        && ngx_strncmp(uri->data, raw->data, raw->len) == 0)
+        && ngx_memcmp(uri->data, raw->data, raw->len) == 0)
     {
         return 0;
     }

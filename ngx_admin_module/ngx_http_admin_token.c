@@ -61,12 +61,13 @@ ngx_http_admin_token_extract(ngx_pool_t *pool, ngx_str_t *headers,
     ngx_memzero(out, sizeof(ngx_http_admin_token_t));
 
     query = NULL;
-    last = args->data + args->len;
 
     /*
-     * no arguments: their data may be anything (try_files without "?"
-     * leaves it unset)
+     * no arguments: their data may be NULL, or anything (try_files
+     * without "?" leaves it unset)
      */
+
+    last = args->len ? args->data + args->len : NULL;
 
     for (p = args->data; args->len; p++) {
 
@@ -210,6 +211,10 @@ ngx_http_admin_token_redact(ngx_pool_t *pool, ngx_str_t *line, ngx_str_t *out)
 
     *out = *line;
 
+    if (line->len == 0) {
+        return NGX_OK;
+    }
+
     last = line->data + line->len;
 
     q = ngx_strlchr(line->data, last, '?');
@@ -289,11 +294,13 @@ ngx_http_admin_token_redact(ngx_pool_t *pool, ngx_str_t *line, ngx_str_t *out)
 
 
 /*
- * A log line (or any text) with tokens masked: the value of every
- * access_token parameter (also with an encoded name) and every token after
- * "Bearer" (any case).  A value becomes "***", or as many "*" as it has
- * bytes when it is shorter, so the output never outgrows the input: "dst"
- * needs "len" bytes.  Returns the output length.
+ * A log line (or any text) with tokens masked: every token after "Bearer"
+ * (any case), to the end of its quoted value, and then the value of every
+ * access_token parameter (also with an encoded name).  In that order, so
+ * that neither hides the other: "access_token=x?Bearer t" and "Bearer
+ * a:Bearer t" lose "t" too.  A value becomes "***", or as many "*" as it
+ * has bytes when it is shorter, so the output never outgrows the input:
+ * "dst" needs "len" bytes.  Returns the output length.
  */
 
 size_t
@@ -308,12 +315,51 @@ ngx_http_admin_token_redact_text(u_char *dst, u_char *src, size_t len)
 
     while (p < last) {
 
+        if ((*p == 'B' || *p == 'b')
+            && (p == src || !ngx_http_admin_token_alnum(p[-1]))
+            && last - p > 7
+            && ngx_strncasecmp(p, (u_char *) "bearer", 6) == 0
+            && (p[6] == ' ' || p[6] == '\t'))
+        {
+            for (q = p + 6; q < last && (*q == ' ' || *q == '\t'); q++) {
+                /* void */
+            }
+
+            for (end = q;
+                 end < last && *end != '"' && *end != '\'' && *end != CR
+                 && *end != LF && *end != ',' && *end != ';';
+                 end++)
+            {
+                /* void */
+            }
+
+            o = ngx_cpymem(o, p, q - p);
+            o = ngx_http_admin_token_mask(o, q, end);
+            p = end;
+            continue;
+        }
+
+        *o++ = *p++;
+    }
+
+    /* the parameters, in place: the output never overtakes the input */
+
+    last = o;
+    o = dst;
+    p = dst;
+
+    while (p < last) {
+
         if (*p == '=') {
 
-            /* the name before it: back to the first byte no name has */
+            /*
+             * the name before it, as written out already (the input
+             * behind "p" is overwritten): back to the first byte no name
+             * has
+             */
 
-            for (q = p;
-                 q > src
+            for (q = o;
+                 q > dst
                  && (ngx_http_admin_token_alnum(q[-1]) || q[-1] == '%'
                      || q[-1] == '_'
                      || q[-1] == '+' || q[-1] == '.' || q[-1] == '-');
@@ -323,8 +369,8 @@ ngx_http_admin_token_redact_text(u_char *dst, u_char *src, size_t len)
             }
 
             arg.start = q;
-            arg.eq = p;
-            arg.end = p;
+            arg.eq = o;
+            arg.end = o;
 
             if (ngx_http_admin_token_arg_is(&arg,
                                             &ngx_http_admin_access_token))
@@ -343,31 +389,6 @@ ngx_http_admin_token_redact_text(u_char *dst, u_char *src, size_t len)
                 p = end;
                 continue;
             }
-        }
-
-        if ((*p == 'B' || *p == 'b')
-            && (p == src || !ngx_http_admin_token_alnum(p[-1]))
-            && last - p > 7
-            && ngx_strncasecmp(p, (u_char *) "bearer", 6) == 0
-            && (p[6] == ' ' || p[6] == '\t'))
-        {
-            for (q = p + 6; q < last && (*q == ' ' || *q == '\t'); q++) {
-                /* void */
-            }
-
-            for (end = q;
-                 end < last && *end != ' ' && *end != '"' && *end != '\''
-                 && *end != '\t' && *end != CR && *end != LF && *end != ','
-                 && *end != ';';
-                 end++)
-            {
-                /* void */
-            }
-
-            o = ngx_cpymem(o, p, q - p);
-            o = ngx_http_admin_token_mask(o, q, end);
-            p = end;
-            continue;
         }
 
         *o++ = *p++;

@@ -93,8 +93,16 @@ ngx_http_admin_value_encode(ngx_pool_t *pool, ngx_http_admin_value_t *v,
     }
 
     *p++ = LF;
-    p = ngx_cpymem(p, v->user.data, v->user.len);
-    p = ngx_cpymem(p, v->body.data, v->body.len);
+
+    /* an empty string may have no data at all: memcpy() wants some */
+
+    if (v->user.len) {
+        p = ngx_cpymem(p, v->user.data, v->user.len);
+    }
+
+    if (v->body.len) {
+        p = ngx_cpymem(p, v->body.data, v->body.len);
+    }
 
     out->len = p - out->data;
 
@@ -120,8 +128,8 @@ ngx_http_admin_value_decode(ngx_str_t *in, ngx_str_t *key,
     last = p + in->len;
 
     if (in->len < sizeof(NGX_HTTP_ADMIN_VALUE_MAGIC "a 0 0 0 -\n") - 1
-        || ngx_strncmp(p, NGX_HTTP_ADMIN_VALUE_MAGIC,
-                       sizeof(NGX_HTTP_ADMIN_VALUE_MAGIC) - 1) != 0)
+        || ngx_memcmp(p, NGX_HTTP_ADMIN_VALUE_MAGIC,
+                      sizeof(NGX_HTTP_ADMIN_VALUE_MAGIC) - 1) != 0)
     {
         return NGX_HTTP_ADMIN_VALUE_INVALID;
     }
