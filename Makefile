@@ -3,6 +3,9 @@
 #   make                build the module (build/gcc/objs/*.so)
 #   make test           install missing Debian packages, build, run t/
 #   make test-valgrind  the same suite with nginx under memcheck
+#   make test-asan      the same suite against nginx and the module built
+#                       with ASan and UBSan (Debian's nginx source)
+#   make fuzz           the libFuzzer harnesses of fuzz/, FUZZ_TIME each
 #   make run            a local demo on 127.0.0.1:8080
 #   make bench          the gate with a Redis hit against plain proxy_pass
 #   make lint           clang and gcc -Wextra builds, util/style-check,
@@ -12,6 +15,8 @@ BUILD   ?= build
 MODULE  := $(BUILD)/gcc/objs/ngx_http_admin_module.so
 CLANG   := $(BUILD)/clang/objs/ngx_http_admin_module.so
 EXTRA   := $(BUILD)/extra/objs/ngx_http_admin_module.so
+# a test-only access module (t/018-satisfy-any.t)
+YES     := $(BUILD)/yes/objs/ngx_http_admin_test_yes_module.so
 
 # -Wextra on top of nginx's own flags; it turns -Wunused-parameter back on,
 # which nginx disables on purpose (handlers have fixed signatures)
@@ -21,7 +26,8 @@ SOURCES := config $(wildcard ngx_admin_module/*.c ngx_admin_module/*.h)
 # everything make test and make run need on a fresh Debian 12
 PACKAGES := make gcc clang clang-tools cppcheck perl nginx nginx-dev \
             libhiredis-dev libjansson-dev libssl-dev valgrind curl \
-            redis-server redis-tools libnginx-mod-http-auth-pam
+            redis-server redis-tools libnginx-mod-http-auth-pam \
+            libnginx-mod-http-lua
 
 PROVE   := prove -r -I t/lib
 
@@ -37,6 +43,9 @@ $(CLANG): $(SOURCES)
 
 $(EXTRA): $(SOURCES)
 	util/build $(BUILD)/extra gcc "$(WEXTRA)"
+
+$(YES): $(wildcard t/modules/yes/*)
+	util/build $(BUILD)/yes gcc "" t/modules/yes
 
 deps:
 	util/install-deps $(PACKAGES)
@@ -55,12 +64,14 @@ analyze: $(MODULE)
 	    util/build $(BUILD)/analyze env
 
 test: deps
-	$(MAKE) --no-print-directory $(MODULE) lint
-	TEST_ADMIN_MODULE=$(abspath $(MODULE)) $(PROVE) t/
+	$(MAKE) --no-print-directory $(MODULE) $(YES) lint
+	TEST_ADMIN_MODULE=$(abspath $(MODULE)) \
+	    TEST_YES_MODULE=$(abspath $(YES)) $(PROVE) t/
 
 test-valgrind: deps
-	$(MAKE) --no-print-directory $(MODULE)
-	TEST_VALGRIND=1 TEST_ADMIN_MODULE=$(abspath $(MODULE)) $(PROVE) t/
+	$(MAKE) --no-print-directory $(MODULE) $(YES)
+	TEST_VALGRIND=1 TEST_ADMIN_MODULE=$(abspath $(MODULE)) \
+	    TEST_YES_MODULE=$(abspath $(YES)) $(PROVE) t/
 
 run: deps
 	$(MAKE) --no-print-directory $(MODULE)
@@ -73,3 +84,30 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# make test-asan: the suite against nginx itself and the module built with
+# AddressSanitizer and UndefinedBehaviorSanitizer (util/asan): Debian's
+# nginx source through apt's deb-src (util/nginx-source), build/asan
+ASAN_PACKAGES := clang libclang-rt-14-dev llvm-14 libpcre2-dev zlib1g-dev \
+                 libssl-dev patch xz-utils
+
+.PHONY: test-asan
+
+test-asan: deps
+	util/install-deps $(ASAN_PACKAGES)
+	BUILD=$(BUILD) util/asan
+
+# make fuzz: libFuzzer harnesses of the pure parsers (fuzz/, util/fuzz),
+# built with clang, ASan and UBSan into $(BUILD)/fuzz against the nginx
+# headers configured in $(BUILD)/gcc; FUZZ_TIME seconds each, for example
+# make fuzz FUZZ_TIME=30.  Fails on any crash, leak, UB or broken invariant.
+FUZZ_PACKAGES := make gcc nginx-dev clang libclang-rt-14-dev \
+                 libhiredis-dev libjansson-dev libssl-dev
+FUZZ_TIME     ?= 60
+
+# phony above all because fuzz/ is a directory
+.PHONY: fuzz
+
+fuzz:
+	util/install-deps $(FUZZ_PACKAGES)
+	BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) util/fuzz
