@@ -402,12 +402,12 @@ ngx_http_admin_cache_mark(void *data, ngx_str_t *key, uint64_t expire)
 {
     ngx_http_admin_redis_conf_t  *rcf = data;
 
-    u_char                   *p;
-    ngx_str_t                 argv[5];
-    ngx_http_admin_mark_t    *mark;
-    ngx_http_admin_waiter_t  *w;
+    u_char                      *p;
+    ngx_str_t                    argv[5];
+    ngx_http_admin_mark_t       *mark;
+    ngx_http_admin_waiter_t     *w;
     ngx_http_admin_main_conf_t  *amcf;
-    u_char                    buf[NGX_INT64_LEN];
+    u_char                       buf[NGX_INT64_LEN];
 
     amcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_admin_module);

@@ -90,10 +90,10 @@ ngx_http_admin_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    u_char                  pad[SHA256_CBLOCK];
     ngx_str_t              *value, secret;
     ngx_uint_t              i;
     ngx_http_admin_hmac_t  *key, **field;
+    u_char                  pad[SHA256_CBLOCK];
     u_char                  md[NGX_HTTP_ADMIN_DIGEST_LEN];
 
     field = (ngx_http_admin_hmac_t **) (p + cmd->offset);
