@@ -8,6 +8,8 @@
 #   make fuzz           the libFuzzer harnesses of fuzz/, FUZZ_TIME each
 #   make run            a local demo on 127.0.0.1:8080
 #   make bench          the gate with a Redis hit against plain proxy_pass
+#   make bench-instructions  the same in instructions per request
+#                       (callgrind), not run by the tests
 #   make lint           clang and gcc -Wextra builds, util/style-check,
 #                       cppcheck and scan-build
 
@@ -111,3 +113,19 @@ FUZZ_TIME     ?= 60
 fuzz:
 	util/install-deps $(FUZZ_PACKAGES)
 	BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) util/fuzz
+
+# make bench-instructions: instructions per request, counted by callgrind,
+# of plain proxy_pass and of the gate with a Redis hit, in one run, and
+# where the difference goes (util/bench-instructions); files in
+# $(BUILD)/bench-instructions.  BENCH_N1, BENCH_N2 (200, 1200) requests.
+BENCH_INSTRUCTIONS_PACKAGES := make gcc perl nginx nginx-dev libhiredis-dev \
+                               libjansson-dev libssl-dev valgrind \
+                               redis-server redis-tools
+
+.PHONY: bench-instructions
+
+bench-instructions:
+	util/install-deps $(BENCH_INSTRUCTIONS_PACKAGES)
+	$(MAKE) --no-print-directory $(MODULE)
+	BENCH_DIR=$(abspath $(BUILD))/bench-instructions \
+	    util/bench-instructions $(abspath $(MODULE))
