@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "ngx_http_admin_json.h"
+#include "ngx_http_admin_value.h"
 
 
 static ngx_http_admin_json_e ngx_http_admin_json_user(ngx_pool_t *pool,
@@ -205,45 +206,34 @@ ngx_http_admin_json_send_error(ngx_http_request_t *r, ngx_http_admin_err_e err)
 }
 
 
-/* a Synapse user id: "@", then visible ASCII, at most 255 bytes */
+/* a Synapse user id, as ngx_http_admin_value_user_valid() has it, copied */
 
 static ngx_http_admin_json_e
 ngx_http_admin_json_user(ngx_pool_t *pool, json_t *value, ngx_str_t *user,
     const char **why)
 {
-    u_char      *p;
-    size_t       i, len;
-    const char  *s;
+    ngx_str_t  s;
 
     if (!json_is_string(value)) {
         *why = "reply has no \"user_id\" string";
         return NGX_HTTP_ADMIN_JSON_INVALID;
     }
 
-    s = json_string_value(value);
-    len = json_string_length(value);
+    s.data = (u_char *) json_string_value(value);
+    s.len = json_string_length(value);
 
-    if (len < 2 || len > NGX_HTTP_ADMIN_USER_MAX || s[0] != '@') {
+    if (!ngx_http_admin_value_user_valid(&s)) {
         *why = "reply has a malformed \"user_id\"";
         return NGX_HTTP_ADMIN_JSON_INVALID;
     }
 
-    for (i = 0; i < len; i++) {
-        if ((u_char) s[i] < 0x21 || (u_char) s[i] > 0x7e) {
-            *why = "reply has a malformed \"user_id\"";
-            return NGX_HTTP_ADMIN_JSON_INVALID;
-        }
-    }
-
-    p = ngx_pnalloc(pool, len);
-    if (p == NULL) {
+    user->data = ngx_pnalloc(pool, s.len);
+    if (user->data == NULL) {
         return NGX_HTTP_ADMIN_JSON_NOMEM;
     }
 
-    ngx_memcpy(p, s, len);
-
-    user->data = p;
-    user->len = len;
+    ngx_memcpy(user->data, s.data, s.len);
+    user->len = s.len;
 
     return NGX_HTTP_ADMIN_JSON_OK;
 }

@@ -42,7 +42,6 @@
 
 static u_char *ngx_http_admin_value_number(u_char *p, u_char *last,
     uint64_t *n);
-static ngx_uint_t ngx_http_admin_value_user_ok(ngx_str_t *user);
 static void ngx_http_admin_value_tag(ngx_http_admin_hmac_t *secret,
     ngx_str_t *key, ngx_str_t *head, ngx_http_admin_value_t *v, u_char *tag);
 
@@ -219,7 +218,7 @@ ngx_http_admin_value_decode(ngx_str_t *in, ngx_str_t *key,
     switch (v->verdict) {
 
     case NGX_HTTP_ADMIN_ALLOW:
-        if (v->body.len || !ngx_http_admin_value_user_ok(&v->user)) {
+        if (v->body.len || !ngx_http_admin_value_user_valid(&v->user)) {
             return NGX_HTTP_ADMIN_VALUE_INVALID;
         }
 
@@ -227,7 +226,7 @@ ngx_http_admin_value_decode(ngx_str_t *in, ngx_str_t *key,
 
     case NGX_HTTP_ADMIN_FORBIDDEN:
         if (v->user.len
-            ? !ngx_http_admin_value_user_ok(&v->user) : v->body.len == 0)
+            ? !ngx_http_admin_value_user_valid(&v->user) : v->body.len == 0)
         {
             return NGX_HTTP_ADMIN_VALUE_INVALID;
         }
@@ -236,7 +235,7 @@ ngx_http_admin_value_decode(ngx_str_t *in, ngx_str_t *key,
 
     default: /* NGX_HTTP_ADMIN_UNKNOWN_TOKEN */
         if (v->body.len == 0
-            || (v->user.len && !ngx_http_admin_value_user_ok(&v->user)))
+            || (v->user.len && !ngx_http_admin_value_user_valid(&v->user)))
         {
             return NGX_HTTP_ADMIN_VALUE_INVALID;
         }
@@ -282,10 +281,13 @@ ngx_http_admin_value_number(u_char *p, u_char *last, uint64_t *n)
 }
 
 
-/* a Synapse user id: "@", then visible ASCII, at most 255 bytes */
+/*
+ * A Synapse user id as the gate takes one, from whoami or from a cached
+ * value: "@", then visible ASCII, at most 255 bytes.
+ */
 
-static ngx_uint_t
-ngx_http_admin_value_user_ok(ngx_str_t *user)
+ngx_uint_t
+ngx_http_admin_value_user_valid(ngx_str_t *user)
 {
     size_t  i;
 

@@ -38,6 +38,7 @@ typedef struct {
 ngx_int_t ngx_http_admin_value_encode(ngx_pool_t *pool,
     ngx_http_admin_value_t *v, ngx_str_t *key, ngx_http_admin_hmac_t *secret,
     ngx_str_t *out);
+ngx_uint_t ngx_http_admin_value_user_valid(ngx_str_t *user);
 ngx_http_admin_value_e ngx_http_admin_value_decode(ngx_str_t *in,
     ngx_str_t *key, ngx_http_admin_hmac_t *secret, uint64_t now,
     ngx_http_admin_value_t *v);
