@@ -43,7 +43,7 @@ struct ngx_http_admin_ctx_s {
     unsigned                   failed:1;      /* ... without a reply */
     unsigned                   oversized:1;   /* ... too big to read */
     unsigned                   passthrough:1; /* answer with its reply */
-    unsigned                   revoked:1;     /* cache entry deleted */
+    unsigned                   revoked:1;     /* its verdict revoked */
 };
 
 
