@@ -16,6 +16,7 @@
 #include "ngx_http_admin_module.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "ngx_http_admin_digest.h"
@@ -29,8 +30,24 @@ struct ngx_http_admin_hmac_s {
 };
 
 
+/* SipHash-2-4 with a 128-bit result (Aumasson and Bernstein, 2012) */
+
+typedef struct {
+    uint64_t                    v[4];
+    uint64_t                    tail;         /* bytes not yet a word */
+    size_t                      len;          /* of all input */
+} ngx_http_admin_sip_t;
+
+
+#define NGX_HTTP_ADMIN_ROTL(x, b)  (((x) << (b)) | ((x) >> (64 - (b))))
+
+
 static ngx_int_t ngx_http_admin_secret_read(ngx_conf_t *cf, ngx_str_t *path,
     ngx_str_t *secret);
+static ngx_inline void ngx_http_admin_sip_round(uint64_t *v);
+static ngx_inline uint64_t ngx_http_admin_sip_word(const u_char *p);
+static void ngx_http_admin_sip_update(ngx_http_admin_sip_t *sip,
+    const u_char *p, size_t len);
 
 
 /* SHA-256 of the concatenation of "n" parts */
@@ -74,6 +91,157 @@ ngx_http_admin_hmac(ngx_http_admin_hmac_t *key, ngx_str_t *parts,
     SHA256_Final(md, &sha);
 
     OPENSSL_cleanse(&sha, sizeof(SHA256_CTX));
+}
+
+
+/* "n" random bytes from OpenSSL's generator, for the SipHash key */
+
+ngx_int_t
+ngx_http_admin_random(u_char *buf, size_t n)
+{
+    return (RAND_bytes(buf, (int) n) == 1) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * SipHash-2-4-128 under the 16-byte "key" of the concatenation of "n"
+ * parts; the caller frames the parts so that the input is unambiguous.
+ * It indexes the verdict zone and the lookups in flight: a keyed hash
+ * that an attacker who does not know the key cannot aim at, at a tenth
+ * of the cost of SHA-256.
+ */
+
+void
+ngx_http_admin_siphash(const u_char *key, ngx_str_t *parts, ngx_uint_t n,
+    uint64_t *out)
+{
+    uint64_t               k0, k1, m;
+    ngx_uint_t             i, r;
+    ngx_http_admin_sip_t   sip;
+
+    ngx_memcpy(&k0, key, 8);
+    ngx_memcpy(&k1, key + 8, 8);
+
+    sip.v[0] = k0 ^ 0x736f6d6570736575;
+    sip.v[1] = k1 ^ 0x646f72616e646f6d ^ 0xee;
+    sip.v[2] = k0 ^ 0x6c7967656e657261;
+    sip.v[3] = k1 ^ 0x7465646279746573;
+    sip.tail = 0;
+    sip.len = 0;
+
+    for (i = 0; i < n; i++) {
+        ngx_http_admin_sip_update(&sip, parts[i].data, parts[i].len);
+    }
+
+    m = sip.tail | ((uint64_t) (sip.len & 0xff) << 56);
+
+    sip.v[3] ^= m;
+    ngx_http_admin_sip_round(sip.v);
+    ngx_http_admin_sip_round(sip.v);
+    sip.v[0] ^= m;
+
+    sip.v[2] ^= 0xee;
+
+    for (r = 0; r < 4; r++) {
+        ngx_http_admin_sip_round(sip.v);
+    }
+
+    out[0] = sip.v[0] ^ sip.v[1] ^ sip.v[2] ^ sip.v[3];
+
+    sip.v[1] ^= 0xdd;
+
+    for (r = 0; r < 4; r++) {
+        ngx_http_admin_sip_round(sip.v);
+    }
+
+    out[1] = sip.v[0] ^ sip.v[1] ^ sip.v[2] ^ sip.v[3];
+}
+
+
+/* words are read little-endian, whatever the machine */
+
+static void
+ngx_http_admin_sip_update(ngx_http_admin_sip_t *sip, const u_char *p,
+    size_t len)
+{
+    uint64_t    m;
+    ngx_uint_t  fill;
+
+    fill = sip->len & 7;
+    sip->len += len;
+
+    while (len) {
+
+        if (fill == 0 && len >= 8) {
+            m = ngx_http_admin_sip_word(p);
+            p += 8;
+            len -= 8;
+
+        } else {
+            sip->tail |= (uint64_t) *p++ << (8 * fill);
+            len--;
+
+            if (++fill < 8) {
+                continue;
+            }
+
+            m = sip->tail;
+            sip->tail = 0;
+            fill = 0;
+        }
+
+        sip->v[3] ^= m;
+        ngx_http_admin_sip_round(sip->v);
+        ngx_http_admin_sip_round(sip->v);
+        sip->v[0] ^= m;
+    }
+}
+
+
+/* 8 bytes as a little-endian word */
+
+static ngx_inline uint64_t
+ngx_http_admin_sip_word(const u_char *p)
+{
+    uint64_t  m;
+
+#if (NGX_HAVE_LITTLE_ENDIAN)
+
+    ngx_memcpy(&m, p, 8);
+
+#else
+
+    ngx_uint_t  i;
+
+    m = 0;
+
+    for (i = 0; i < 8; i++) {
+        m |= (uint64_t) p[i] << (8 * i);
+    }
+
+#endif
+
+    return m;
+}
+
+
+static ngx_inline void
+ngx_http_admin_sip_round(uint64_t *v)
+{
+    v[0] += v[1];
+    v[1] = NGX_HTTP_ADMIN_ROTL(v[1], 13);
+    v[1] ^= v[0];
+    v[0] = NGX_HTTP_ADMIN_ROTL(v[0], 32);
+    v[2] += v[3];
+    v[3] = NGX_HTTP_ADMIN_ROTL(v[3], 16);
+    v[3] ^= v[2];
+    v[0] += v[3];
+    v[3] = NGX_HTTP_ADMIN_ROTL(v[3], 21);
+    v[3] ^= v[0];
+    v[2] += v[1];
+    v[1] = NGX_HTTP_ADMIN_ROTL(v[1], 17);
+    v[1] ^= v[2];
+    v[2] = NGX_HTTP_ADMIN_ROTL(v[2], 32);
 }
 
 
