@@ -216,6 +216,12 @@ ngx_http_admin_path_match(ngx_str_t *path, ngx_array_t *prefixes)
         a = path->data;
         b = prefix[i].data;
 
+        /* as configured, most often; then without regard to case */
+
+        if (ngx_memcmp(a, b, prefix[i].len) == 0) {
+            return 1;
+        }
+
         for (k = 0; k < prefix[i].len; k++) {
             if (ngx_tolower(a[k]) != ngx_tolower(b[k])) {
                 break;

@@ -88,6 +88,8 @@ static ngx_int_t ngx_http_admin_redis_test_connect(ngx_http_admin_redis_t *rd,
 static void ngx_http_admin_redis_write_handler(ngx_event_t *wev);
 static void ngx_http_admin_redis_read_handler(ngx_event_t *rev);
 static ngx_int_t ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd);
+static ngx_int_t ngx_http_admin_redis_dispatch(ngx_http_admin_redis_t *rd,
+    redisReply *reply);
 static void ngx_http_admin_redis_timeout(ngx_event_t *ev);
 static void ngx_http_admin_redis_reconnect(ngx_event_t *ev);
 static void ngx_http_admin_redis_arm(ngx_http_admin_redis_t *rd);
@@ -96,6 +98,7 @@ static ngx_int_t ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd,
     void *data, ngx_http_admin_waiter_t **waiter);
 static ngx_int_t ngx_http_admin_redis_reserve(ngx_http_admin_redis_t *rd,
     size_t size);
+static u_char *ngx_http_admin_redis_header(u_char *p, u_char type, size_t n);
 
 
 ngx_int_t
@@ -713,8 +716,10 @@ ngx_http_admin_redis_write_handler(ngx_event_t *wev)
 static void
 ngx_http_admin_redis_read_handler(ngx_event_t *rev)
 {
+    u_char                  *p, *last;
     ssize_t                  n;
     ngx_err_t                err;
+    redisReply               reply;
     ngx_connection_t        *c;
     ngx_http_admin_redis_t  *rd;
     u_char                   buf[4096];
@@ -750,7 +755,25 @@ ngx_http_admin_redis_read_handler(ngx_event_t *rev)
             return;
         }
 
-        if (ngx_http_admin_resp_feed(&rd->resp, buf, n) != NGX_OK) {
+        /* whole simple replies first, read in place; hiredis the rest */
+
+        p = buf;
+        last = buf + n;
+
+        while (p < last
+               && ngx_http_admin_resp_simple(&rd->resp, p, last, &reply, &p)
+                  == NGX_OK)
+        {
+            if (ngx_http_admin_redis_dispatch(rd, &reply) != NGX_OK) {
+                return;
+            }
+        }
+
+        if (p == last) {
+            continue;
+        }
+
+        if (ngx_http_admin_resp_feed(&rd->resp, p, last - p) != NGX_OK) {
             ngx_http_admin_redis_fail(rd, 0, rd->resp.too_large
                                              ? "reply too large"
                                              : "out of memory");
@@ -769,22 +792,16 @@ ngx_http_admin_redis_read_handler(ngx_event_t *rev)
 
 
 /*
- * Hands every complete reply to its waiter.  Anything but NGX_OK means
- * the connection is gone: a handler may have ended it too, so it is
- * looked at again after each one.
+ * Hands every complete reply hiredis has to its waiter.  Anything but
+ * NGX_OK means the connection is gone.
  */
 
 static ngx_int_t
 ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
 {
-    void                     *data;
-    redisReply               *reply;
-    const char               *why;
-    ngx_connection_t         *c;
-    ngx_http_admin_waiter_t  *w;
-    ngx_http_admin_reply_pt   handler;
-
-    c = rd->peer.connection;
+    ngx_int_t    rc;
+    redisReply  *reply;
+    const char  *why;
 
     for ( ;; ) {
 
@@ -794,42 +811,65 @@ ngx_http_admin_redis_replies(ngx_http_admin_redis_t *rd)
         }
 
         if (reply == NULL) {
-            break;
+            return NGX_OK;
         }
 
-        w = rd->head;
-
-        if (w == NULL) {
-            freeReplyObject(reply);
-            ngx_http_admin_redis_fail(rd, 0, "unexpected reply");
-            return NGX_ERROR;
-        }
-
-        rd->head = w->next;
-
-        if (rd->head == NULL) {
-            rd->tail = NULL;
-
-            if (rd->timer.timer_set) {
-                ngx_del_timer(&rd->timer);
-            }
-        }
-
-        handler = w->handler;
-        data = w->data;
-
-        w->next = rd->free;
-        rd->free = w;
-
-        if (handler) {
-            handler(data, reply);
-        }
+        rc = ngx_http_admin_redis_dispatch(rd, reply);
 
         freeReplyObject(reply);
 
-        if (rd->peer.connection != c) {
+        if (rc != NGX_OK) {
             return NGX_ERROR;
         }
+    }
+}
+
+
+/*
+ * One reply to its waiter, the first.  Anything but NGX_OK means the
+ * connection is gone: a handler may have ended it too, so it is looked
+ * at again after.
+ */
+
+static ngx_int_t
+ngx_http_admin_redis_dispatch(ngx_http_admin_redis_t *rd, redisReply *reply)
+{
+    void                     *data;
+    ngx_connection_t         *c;
+    ngx_http_admin_waiter_t  *w;
+    ngx_http_admin_reply_pt   handler;
+
+    c = rd->peer.connection;
+
+    w = rd->head;
+
+    if (w == NULL) {
+        ngx_http_admin_redis_fail(rd, 0, "unexpected reply");
+        return NGX_ERROR;
+    }
+
+    rd->head = w->next;
+
+    if (rd->head == NULL) {
+        rd->tail = NULL;
+
+        if (rd->timer.timer_set) {
+            ngx_del_timer(&rd->timer);
+        }
+    }
+
+    handler = w->handler;
+    data = w->data;
+
+    w->next = rd->free;
+    rd->free = w;
+
+    if (handler) {
+        handler(data, reply);
+    }
+
+    if (rd->peer.connection != c) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -927,10 +967,10 @@ ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd, ngx_str_t *argv,
         }
     }
 
-    p = ngx_sprintf(rd->last, "*%ui\r\n", argc);
+    p = ngx_http_admin_redis_header(rd->last, '*', argc);
 
     for (i = 0; i < argc; i++) {
-        p = ngx_sprintf(p, "$%uz\r\n", argv[i].len);
+        p = ngx_http_admin_redis_header(p, '$', argv[i].len);
         p = ngx_cpymem(p, argv[i].data, argv[i].len);
         *p++ = CR;
         *p++ = LF;
@@ -967,6 +1007,30 @@ ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd, ngx_str_t *argv,
     }
 
     return NGX_OK;
+}
+
+
+/* "<type><n>\r\n", the header of a RESP array or bulk string */
+
+static u_char *
+ngx_http_admin_redis_header(u_char *p, u_char type, size_t n)
+{
+    u_char  *q;
+    u_char   digits[NGX_SIZE_T_LEN];
+
+    q = digits + sizeof(digits);
+
+    do {
+        *--q = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    *p++ = type;
+    p = ngx_cpymem(p, q, digits + sizeof(digits) - q);
+    *p++ = CR;
+    *p++ = LF;
+
+    return p;
 }
 
 

@@ -24,6 +24,8 @@
  */
 
 
+static ngx_int_t ngx_http_admin_resp_line(u_char *p, u_char *last,
+    redisReply *reply, u_char **next);
 static void *ngx_http_admin_resp_string(const redisReadTask *task, char *str,
     size_t len);
 static void *ngx_http_admin_resp_array(const redisReadTask *task,
@@ -116,6 +118,104 @@ ngx_http_admin_resp_reply(ngx_http_admin_resp_t *rr, redisReply **reply,
         rr->bytes = 0;
         rr->elements = 0;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A reply that needs neither hiredis nor an allocation, most replies: a
+ * bulk string, nil, a status or an error, whole in [p, last), when the
+ * reader holds nothing of an earlier reply.  NGX_OK: "reply" points into
+ * the buffer, and "*next" after the reply.  NGX_DECLINED: hiredis is to
+ * read it, and all that follows.
+ */
+
+ngx_int_t
+ngx_http_admin_resp_simple(ngx_http_admin_resp_t *rr, u_char *p,
+    u_char *last, redisReply *reply, u_char **next)
+{
+    u_char  *q;
+    size_t   n;
+
+    if (rr->reader->pos != rr->reader->len
+        || rr->reader->ridx != -1
+        || rr->reader->err
+        || last - p < 3)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(reply, sizeof(redisReply));
+
+    if (*p == '+' || *p == '-') {
+        return ngx_http_admin_resp_line(p, last, reply, next);
+    }
+
+    if (*p != '$') {
+        return NGX_DECLINED;
+    }
+
+    if (last - p >= 5 && ngx_strncmp(p, "$-1\r\n", 5) == 0) {
+        reply->type = REDIS_REPLY_NIL;
+        *next = p + 5;
+        return NGX_OK;
+    }
+
+    /* "$<n>\r\n<n bytes>\r\n", n of at most 5 digits: 64 KiB or less */
+
+    n = 0;
+
+    for (q = p + 1; q < last && q - p <= 6 && *q >= '0' && *q <= '9'; q++) {
+        n = n * 10 + (*q - '0');
+    }
+
+    if (q == p + 1 || q - p > 6 || last - q < 2 || q[0] != CR || q[1] != LF) {
+        return NGX_DECLINED;
+    }
+
+    q += 2;
+
+    if (n > NGX_HTTP_ADMIN_RESP_BYTES_MAX
+        || (size_t) (last - q) < n + 2
+        || q[n] != CR
+        || q[n + 1] != LF)
+    {
+        return NGX_DECLINED;
+    }
+
+    reply->type = REDIS_REPLY_STRING;
+    reply->str = (char *) q;
+    reply->len = n;
+
+    *next = q + n + 2;
+
+    return NGX_OK;
+}
+
+
+/* "+<status>\r\n" or "-<error>\r\n" */
+
+static ngx_int_t
+ngx_http_admin_resp_line(u_char *p, u_char *last, redisReply *reply,
+    u_char **next)
+{
+    u_char  *q;
+    size_t   len;
+
+    len = ngx_min((size_t) (last - p - 1), NGX_HTTP_ADMIN_RESP_BYTES_MAX);
+
+    q = memchr(p + 1, CR, len);
+
+    if (q == NULL || q + 1 == last || q[1] != LF) {
+        return NGX_DECLINED;
+    }
+
+    reply->type = (*p == '+') ? REDIS_REPLY_STATUS : REDIS_REPLY_ERROR;
+    reply->str = (char *) p + 1;
+    reply->len = q - p - 1;
+
+    *next = q + 2;
 
     return NGX_OK;
 }

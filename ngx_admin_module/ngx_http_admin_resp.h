@@ -38,6 +38,8 @@ ngx_int_t ngx_http_admin_resp_feed(ngx_http_admin_resp_t *rr, u_char *buf,
     size_t len);
 ngx_int_t ngx_http_admin_resp_reply(ngx_http_admin_resp_t *rr,
     redisReply **reply, const char **why);
+ngx_int_t ngx_http_admin_resp_simple(ngx_http_admin_resp_t *rr, u_char *p,
+    u_char *last, redisReply *reply, u_char **next);
 
 
 #endif /* _NGX_HTTP_ADMIN_RESP_H_INCLUDED_ */

@@ -217,7 +217,7 @@ ngx_http_admin_token_redact(ngx_pool_t *pool, ngx_str_t *line, ngx_str_t *out)
 
     last = line->data + line->len;
 
-    q = ngx_strlchr(line->data, last, '?');
+    q = memchr(line->data, '?', line->len);
     if (q == NULL) {
         return NGX_OK;
     }
@@ -547,7 +547,12 @@ ngx_http_admin_token_bearer(ngx_str_t *value, ngx_str_t *token)
         last--;
     }
 
-    if (last - p < 7 || ngx_strncasecmp(p, (u_char *) "bearer", 6) != 0) {
+    /* "Bearer" as clients write it, then in any case */
+
+    if (last - p < 7
+        || (ngx_strncmp(p, "Bearer", 6) != 0
+            && ngx_strncasecmp(p, (u_char *) "bearer", 6) != 0))
+    {
         return NGX_HTTP_ADMIN_TOKEN_INVALID_HEADER;
     }
 

@@ -251,31 +251,32 @@ ngx_http_admin_value_decode(ngx_str_t *in, ngx_str_t *key,
 }
 
 
-/* a decimal without leading zeros that fits 64 bits; NULL: none */
+/* a decimal of at most 19 digits without leading zeros; NULL: none */
 
 static u_char *
 ngx_http_admin_value_number(u_char *p, u_char *last, uint64_t *n)
 {
     u_char    *start;
-    uint64_t   d;
+    uint64_t   v;
+
+    /* 19 digits cannot overflow 64 bits, and no field of ours has more */
+
+    if (last - p > 19) {
+        last = p + 19;
+    }
 
     start = p;
-    *n = 0;
+    v = 0;
 
     while (p < last && *p >= '0' && *p <= '9') {
-        d = *p - '0';
-
-        if (*n > ((uint64_t) -1 - d) / 10) {
-            return NULL;
-        }
-
-        *n = *n * 10 + d;
-        p++;
+        v = v * 10 + (*p++ - '0');
     }
 
     if (p == start || (*start == '0' && p - start > 1)) {
         return NULL;
     }
+
+    *n = v;
 
     return p;
 }
