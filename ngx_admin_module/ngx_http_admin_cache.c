@@ -10,18 +10,27 @@
 
 #include "ngx_http_admin_cache.h"
 #include "ngx_http_admin_ctx.h"
+#include "ngx_http_admin_digest.h"
+#include "ngx_http_admin_flight.h"
 #include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_revoke.h"
 #include "ngx_http_admin_token.h"
 #include "ngx_http_admin_value.h"
+#include "ngx_http_admin_zone.h"
 
 
 /*
- * The verdict cache in Redis: GET before asking Synapse, SET NX after,
- * and a revocation marker when the upstream refuses a token the gate let
- * through.  Replies to SET are not waited for.  A reply for a GET finds
- * its request through the waiter, which the request's pool cleanup
- * cancels, so a reply never touches a request that is gone.
+ * The verdict tiers, in order: the zone (admin_gate_cache_zone, shared
+ * memory, ngx_http_admin_zone.c), then Redis, before Synapse is asked;
+ * between the two, the request joins the single flight of its token
+ * (ngx_http_admin_flight.c).  A verdict learned from a later tier is
+ * stored in the earlier ones.
+ *
+ * In Redis: GET before asking Synapse, SET NX after, and a revocation
+ * marker when the upstream refuses a token the gate let through.  Replies
+ * to SET are not waited for.  A reply for a GET finds its request through
+ * the waiter, which the request's pool cleanup cancels, so a reply never
+ * touches a request that is gone.
  *
  * Revocations cannot be lost (ngx_http_admin_revoke.c keeps them for
  * every worker):
@@ -35,6 +44,10 @@
  *   - until Redis has taken the marker (it was down), the marker is sent
  *     again first on every new connection, and no worker believes an
  *     "allow" read from Redis for that key meanwhile.
+ * In the zone, a revocation removes the entry, after the tombstone is
+ * made; an "allow" stored in the zone is removed again when a tombstone
+ * is found after the store.  Either way no "allow" stays in the zone
+ * after a revocation.
  */
 
 
@@ -50,6 +63,17 @@ typedef struct {
 } ngx_http_admin_mark_t;
 
 
+static ngx_int_t ngx_http_admin_cache_get(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx, ngx_http_admin_srv_conf_t *ascf);
+static void ngx_http_admin_cache_hash(ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_srv_conf_t *ascf);
+static ngx_int_t ngx_http_admin_cache_key(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx, ngx_http_admin_srv_conf_t *ascf);
+static void ngx_http_admin_cache_take(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx, ngx_http_admin_value_t *v);
+static void ngx_http_admin_cache_zone_store(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx, ngx_http_admin_srv_conf_t *ascf,
+    ngx_http_admin_value_t *v);
 static void ngx_http_admin_cache_got(void *data, redisReply *reply);
 static ngx_http_admin_cache_e ngx_http_admin_cache_read(
     ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx, ngx_str_t *value);
@@ -91,58 +115,113 @@ ngx_http_admin_cache_init(ngx_conf_t *cf)
 
 
 /*
- * Sends GET <key>.  NGX_AGAIN: the request waits for the reply, which
- * runs its phases again.  NGX_DECLINED: Redis is not available.
+ * In every worker, once the zone has its key (made now, or kept from
+ * before a reload): the key of every server's namespace, derived from it
+ * and the server's Redis and key prefix, as its Redis keys are.
  */
 
 ngx_int_t
-ngx_http_admin_cache_get(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+ngx_http_admin_cache_init_process(ngx_cycle_t *cycle)
+{
+    uint32_t                     ns[2];
+    uint64_t                     key[2];
+    ngx_str_t                    parts[2];
+    ngx_uint_t                   s;
+    ngx_http_admin_srv_conf_t   *ascf;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_admin_main_conf_t  *amcf;
+    ngx_http_core_srv_conf_t   **cscfp;
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module);
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_admin_module);
+
+    cscfp = cmcf->servers.elts;
+
+    for (s = 0; s < cmcf->servers.nelts; s++) {
+        ascf = cscfp[s]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
+
+        ns[0] = ascf->redis ? ascf->redis->rid : 0;
+        ns[1] = (uint32_t) ascf->key_prefix.len;
+
+        parts[0].data = (u_char *) ns;
+        parts[0].len = sizeof(ns);
+        parts[1] = ascf->key_prefix;
+
+        ngx_http_admin_siphash(amcf->hash_key, parts, 2, key);
+
+        ngx_memcpy(ascf->hash_key, key, sizeof(key));
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The lookup of a request with its token read:
+ *     NGX_OK        - the zone knows the verdict: ctx->verdict;
+ *     NGX_AGAIN     - the request waits: for Redis (state REDIS), or for
+ *                     the lookup of another request with the same token
+ *                     (state FOLLOW);
+ *     NGX_DECLINED  - no tier has it: ask Synapse (ctx->cache says
+ *                     whether Redis was down);
+ *     NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_admin_cache_lookup(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_srv_conf_t *ascf)
 {
-    ngx_int_t  rc;
-    ngx_str_t  argv[2];
+    ngx_int_t                    rc;
+    ngx_http_admin_value_t       v;
+    ngx_http_admin_main_conf_t  *amcf;
 
-    if (ngx_http_admin_token_key(r->pool, &ascf->key_prefix, &ctx->token,
-                                 &ctx->as_user, ascf->secret, &ctx->key)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_admin_module);
+
+    if (!ctx->hashed) {
+        ngx_http_admin_cache_hash(ctx, ascf);
     }
 
-    ngx_str_set(&argv[0], "GET");
-    argv[1] = ctx->key;
+    if (amcf->zone != NULL) {
+        rc = ngx_http_admin_zone_lookup(amcf->zone, ctx->hash, r->pool, &v,
+                                        ctx->user_buf);
 
-    rc = ngx_http_admin_redis_command(ascf->redis, argv, 2,
-                                      ngx_http_admin_cache_got, ctx,
-                                      &ctx->waiter);
+        if (rc == NGX_OK) {
+            ctx->cache = NGX_HTTP_ADMIN_CACHE_HIT_ZONE;
+            ngx_http_admin_cache_take(r, ctx, &v);
+            return NGX_OK;
+        }
 
-    if (rc == NGX_OK) {
-        ctx->step = NGX_HTTP_ADMIN_STEP_CACHE;
-        ctx->done = 0;
-
-        /* a client that leaves ends the request; the reply is dropped */
-
-        r->read_event_handler = ngx_http_test_reading;
-
-        return NGX_AGAIN;
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
     }
 
-    if (rc == NGX_DECLINED) {
-        ctx->cache = NGX_HTTP_ADMIN_CACHE_ERROR;
+    /* a leader that took over from another is in its flight already */
+
+    if (!ctx->leading) {
+        rc = ngx_http_admin_flight_join(r, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
-    return rc;
+    if (ascf->redis == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_admin_cache_get(r, ctx, ascf);
 }
 
 
 /*
  * Stores the verdict Synapse gave: an admin for admin_gate_cache_ttl,
- * a refusal for admin_gate_negative_ttl.  Errors are never stored; a zero
- * TTL stores nothing.
+ * a refusal for admin_gate_negative_ttl, in the zone and in Redis.
+ * Errors are never stored; a zero TTL stores nothing.
  */
 
 void
-ngx_http_admin_cache_set(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+ngx_http_admin_cache_store(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_srv_conf_t *ascf)
 {
     u_char                  *p;
@@ -150,10 +229,6 @@ ngx_http_admin_cache_set(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_str_t                argv[6];
     ngx_http_admin_value_t   v;
     u_char                   buf[NGX_INT64_LEN];
-
-    if (ctx->cache != NGX_HTTP_ADMIN_CACHE_MISS) {
-        return;
-    }
 
     switch (ctx->verdict) {
 
@@ -185,6 +260,14 @@ ngx_http_admin_cache_set(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
         ngx_str_null(&v.body);
     }
 
+    ngx_http_admin_cache_zone_store(r, ctx, ascf, &v);
+
+    /* Redis had no verdict: not when it failed, nor over a marker */
+
+    if (ctx->cache != NGX_HTTP_ADMIN_CACHE_MISS) {
+        return;
+    }
+
     if (ngx_http_admin_value_encode(r->pool, &v, &ctx->key, ascf->secret,
                                     &argv[2])
         != NGX_OK)
@@ -209,14 +292,143 @@ ngx_http_admin_cache_set(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 }
 
 
-/* the request is going away: its GET reply must not reach it */
+/*
+ * Sends GET <key>.  NGX_AGAIN: the request waits for the reply, which
+ * runs its phases again.  NGX_DECLINED: Redis is not available.
+ */
 
-void
-ngx_http_admin_cache_cancel(ngx_http_admin_ctx_t *ctx)
+static ngx_int_t
+ngx_http_admin_cache_get(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_srv_conf_t *ascf)
 {
-    if (ctx->waiter) {
-        ngx_http_admin_redis_cancel(ctx->waiter);
-        ctx->waiter = NULL;
+    ngx_int_t  rc;
+    ngx_str_t  argv[2];
+
+    if (ngx_http_admin_cache_key(r, ctx, ascf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&argv[0], "GET");
+    argv[1] = ctx->key;
+
+    rc = ngx_http_admin_redis_command(ascf->redis, argv, 2,
+                                      ngx_http_admin_cache_got, ctx,
+                                      &ctx->waiter);
+
+    if (rc == NGX_OK) {
+        ctx->state = NGX_HTTP_ADMIN_STATE_REDIS;
+
+        /* a client that leaves ends the request; the reply is dropped */
+
+        r->read_event_handler = ngx_http_test_reading;
+
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ctx->cache = NGX_HTTP_ADMIN_CACHE_ERROR;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The zone's and the flights' index of a token: its SipHash, and its
+ * appservice user's, under the key of the server's namespace (made by
+ * ngx_http_admin_cache_init_process()), each part after its length.
+ */
+
+static void
+ngx_http_admin_cache_hash(ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_srv_conf_t *ascf)
+{
+    uint32_t   lens[2];
+    ngx_str_t  parts[3];
+
+    lens[0] = (uint32_t) ctx->token.len;
+    lens[1] = ctx->as_user.data ? (uint32_t) ctx->as_user.len + 1 : 0;
+
+    parts[0].data = (u_char *) lens;
+    parts[0].len = sizeof(lens);
+    parts[1] = ctx->token;
+    parts[2].data = ctx->as_user.data;
+    parts[2].len = ctx->as_user.data ? ctx->as_user.len : 0;
+
+    ngx_http_admin_siphash(ascf->hash_key, parts, 3, ctx->hash);
+
+    ctx->hashed = 1;
+}
+
+
+/* the Redis key of the token, and of the tombstones: computed once */
+
+static ngx_int_t
+ngx_http_admin_cache_key(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_srv_conf_t *ascf)
+{
+    if (ctx->key.len) {
+        return NGX_OK;
+    }
+
+    return ngx_http_admin_token_key(r->pool, &ascf->key_prefix, &ctx->token,
+                                    &ctx->as_user, ascf->secret, &ctx->key);
+}
+
+
+/* a verdict found in a tier; "v" lives in the request's pool */
+
+static void
+ngx_http_admin_cache_take(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_value_t *v)
+{
+    ctx->verdict = v->verdict;
+    ctx->user = v->user;
+
+    if (v->body.len) {
+        ctx->body = v->body;
+        ctx->status = (v->verdict == NGX_HTTP_ADMIN_UNKNOWN_TOKEN)
+                      ? NGX_HTTP_UNAUTHORIZED : NGX_HTTP_FORBIDDEN;
+        ctx->passthrough = 1;
+    }
+}
+
+
+/*
+ * Into the zone, unless a revocation is made meanwhile: the tombstone is
+ * looked for after the store, and the entry removed again if there is
+ * one (a revocation makes its tombstone before it removes the entry).
+ */
+
+static void
+ngx_http_admin_cache_zone_store(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx, ngx_http_admin_srv_conf_t *ascf,
+    ngx_http_admin_value_t *v)
+{
+    ngx_http_admin_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_admin_module);
+
+    if (amcf->zone == NULL) {
+        return;
+    }
+
+    if (v->verdict != NGX_HTTP_ADMIN_ALLOW) {
+        ngx_http_admin_zone_insert(amcf->zone, ctx->hash, v);
+        return;
+    }
+
+    if (ngx_http_admin_cache_key(r, ctx, ascf) != NGX_OK) {
+        return;
+    }
+
+    ngx_http_admin_zone_insert(amcf->zone, ctx->hash, v);
+
+    if (ngx_http_admin_revoke_find(amcf->revocations,
+                                   ascf->redis ? ascf->redis->rid : 0,
+                                   &ctx->key))
+    {
+        ngx_http_admin_zone_delete(amcf->zone, ctx->hash);
     }
 }
 
@@ -240,7 +452,7 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
     c = r->connection;
 
     ctx->waiter = NULL;
-    ctx->done = 1;
+    ctx->state = NGX_HTTP_ADMIN_STATE_REDIS_DONE;
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ctx->cache = NGX_HTTP_ADMIN_CACHE_ERROR;
@@ -281,12 +493,14 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
  * A stored value: a hit, or a miss when it is not a verdict of ours, is
  * forged, belongs to another key or has expired (logged, without the
  * token), or a revoked "allow" when Redis has not taken the revocation.
+ * A hit is stored in the zone too.
  */
 
 static ngx_http_admin_cache_e
 ngx_http_admin_cache_read(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_str_t *value)
 {
+    u_char                      *p;
     ngx_uint_t                   level;
     const char                  *why;
     ngx_http_admin_value_t       v;
@@ -333,26 +547,20 @@ ngx_http_admin_cache_read(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 
     /* the reply is freed when the request runs again: copy what stays */
 
-    ctx->user.len = v.user.len + v.body.len;
-    ctx->user.data = ngx_pnalloc(r->pool, ctx->user.len);
-    if (ctx->user.data == NULL) {
-        ngx_str_null(&ctx->user);
+    p = ngx_pnalloc(r->pool, v.user.len + v.body.len);
+    if (p == NULL) {
         return NGX_HTTP_ADMIN_CACHE_ERROR;
     }
 
-    ngx_memcpy(ctx->user.data, v.user.data, v.user.len);
-    ngx_memcpy(ctx->user.data + v.user.len, v.body.data, v.body.len);
+    ngx_memcpy(p, v.user.data, v.user.len);
+    ngx_memcpy(p + v.user.len, v.body.data, v.body.len);
 
-    ctx->user.len = v.user.len;
-    ctx->cached = v.verdict;
+    v.user.data = p;
+    v.body.data = p + v.user.len;
 
-    if (v.body.len) {
-        ctx->body.data = ctx->user.data + v.user.len;
-        ctx->body.len = v.body.len;
-        ctx->status = (v.verdict == NGX_HTTP_ADMIN_UNKNOWN_TOKEN)
-                      ? NGX_HTTP_UNAUTHORIZED : NGX_HTTP_FORBIDDEN;
-        ctx->passthrough = 1;
-    }
+    ngx_http_admin_cache_take(r, ctx, &v);
+
+    ngx_http_admin_cache_zone_store(r, ctx, ascf, &v);
 
     return NGX_HTTP_ADMIN_CACHE_HIT;
 
@@ -474,6 +682,7 @@ ngx_http_admin_cache_marked(void *data, redisReply *reply)
 static ngx_int_t
 ngx_http_admin_cache_header_filter(ngx_http_request_t *r)
 {
+    uint32_t                     rid;
     uint64_t                     expire;
     ngx_msec_t                   ttl;
     ngx_http_admin_ctx_t        *ctx;
@@ -489,27 +698,42 @@ ngx_http_admin_cache_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_admin_get_ctx(r);
 
-    if (ctx != NULL
-        && ctx->verdict == NGX_HTTP_ADMIN_ALLOW
-        && ctx->key.len
-        && !ctx->revoked)
+    if (ctx == NULL
+        || ctx->state != NGX_HTTP_ADMIN_STATE_DECIDED
+        || ctx->verdict != NGX_HTTP_ADMIN_ALLOW
+        || !ctx->hashed
+        || ctx->revoked)
     {
-        ctx->revoked = 1;
+        return ngx_http_admin_next_header_filter(r);
+    }
 
-        ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
-        amcf = ngx_http_get_module_main_conf(r, ngx_http_admin_module);
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_admin_module);
 
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "admin gate forgets the verdict for user \"%V\": "
-                      "the upstream answered %ui",
-                      &ctx->user, r->headers_out.status);
+    if ((ascf->redis == NULL && amcf->zone == NULL)
+        || ngx_http_admin_cache_key(r, ctx, ascf) != NGX_OK)
+    {
+        return ngx_http_admin_next_header_filter(r);
+    }
 
-        ttl = (ngx_msec_t) amcf->max_ttl * 1000
-              + NGX_HTTP_ADMIN_REVOKE_MARGIN;
+    ctx->revoked = 1;
 
-        expire = ngx_http_admin_revoke_add(amcf->revocations,
-                                           ascf->redis->rid, &ctx->key, ttl);
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "admin gate forgets the verdict for user \"%V\": "
+                  "the upstream answered %ui",
+                  &ctx->user, r->headers_out.status);
 
+    ttl = (ngx_msec_t) amcf->max_ttl * 1000 + NGX_HTTP_ADMIN_REVOKE_MARGIN;
+    rid = ascf->redis ? ascf->redis->rid : 0;
+
+    expire = ngx_http_admin_revoke_add(amcf->revocations, rid, &ctx->key,
+                                       ttl);
+
+    if (amcf->zone != NULL) {
+        ngx_http_admin_zone_delete(amcf->zone, ctx->hash);
+    }
+
+    if (ascf->redis != NULL) {
         ngx_http_admin_cache_mark(ascf->redis, &ctx->key, expire);
     }
 

@@ -14,11 +14,11 @@
 
 
 ngx_int_t ngx_http_admin_cache_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_admin_cache_get(ngx_http_request_t *r,
+ngx_int_t ngx_http_admin_cache_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_admin_cache_lookup(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx, ngx_http_admin_srv_conf_t *ascf);
-void ngx_http_admin_cache_set(ngx_http_request_t *r,
+void ngx_http_admin_cache_store(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx, ngx_http_admin_srv_conf_t *ascf);
-void ngx_http_admin_cache_cancel(ngx_http_admin_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_ADMIN_CACHE_H_INCLUDED_ */

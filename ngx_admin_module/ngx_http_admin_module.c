@@ -8,6 +8,7 @@
 #include "ngx_http_admin_cache.h"
 #include "ngx_http_admin_ctx.h"
 #include "ngx_http_admin_digest.h"
+#include "ngx_http_admin_flight.h"
 #include "ngx_http_admin_json.h"
 #include "ngx_http_admin_log.h"
 #include "ngx_http_admin_path.h"
@@ -16,6 +17,7 @@
 #include "ngx_http_admin_token.h"
 #include "ngx_http_admin_variables.h"
 #include "ngx_http_admin_verify.h"
+#include "ngx_http_admin_zone.h"
 
 
 static ngx_int_t ngx_http_admin_handler(ngx_http_request_t *r);
@@ -28,8 +30,13 @@ static ngx_int_t ngx_http_admin_start(ngx_http_request_t *r,
     ngx_http_admin_loc_conf_t *alcf);
 static ngx_int_t ngx_http_admin_read_token(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx);
+static ngx_int_t ngx_http_admin_lookup(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx, ngx_http_admin_loc_conf_t *alcf);
 static ngx_int_t ngx_http_admin_looked_up(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx, ngx_http_admin_loc_conf_t *alcf);
+static ngx_int_t ngx_http_admin_verify(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx, ngx_http_admin_loc_conf_t *alcf,
+    ngx_http_admin_state_e state);
 static ngx_int_t ngx_http_admin_step(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx, ngx_http_admin_loc_conf_t *alcf);
 static ngx_int_t ngx_http_admin_decide(ngx_http_request_t *r,
@@ -126,6 +133,13 @@ static ngx_command_t  ngx_http_admin_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_admin_srv_conf_t, key_prefix),
+      NULL },
+
+    { ngx_string("admin_gate_cache_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_admin_cache_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("admin_gate_secret_file"),
@@ -272,7 +286,10 @@ ngx_http_admin_gate(ngx_http_request_t *r)
 
         ctx = ngx_http_admin_get_ctx(r);
 
-        if (ctx != NULL && ctx->verdict == NGX_HTTP_ADMIN_ALLOW) {
+        if (ctx != NULL
+            && ctx->state == NGX_HTTP_ADMIN_STATE_DECIDED
+            && ctx->verdict == NGX_HTTP_ADMIN_ALLOW)
+        {
             ngx_http_set_ctx(r, ctx, ngx_http_admin_module);
             return NGX_OK;
         }
@@ -280,20 +297,30 @@ ngx_http_admin_gate(ngx_http_request_t *r)
         return ngx_http_admin_start(r, alcf);
     }
 
-    if (ctx->verdict == NGX_HTTP_ADMIN_ALLOW) {
-        return NGX_OK;
-    }
+    switch (ctx->state) {
 
-    if (ctx->verdict != NGX_HTTP_ADMIN_PENDING) {
-        /* answered already */
-        return NGX_DONE;
-    }
+    case NGX_HTTP_ADMIN_STATE_DECIDED:
+        /* NGX_DONE: answered already */
+        return (ctx->verdict == NGX_HTTP_ADMIN_ALLOW) ? NGX_OK : NGX_DONE;
 
-    if (!ctx->done) {
+    case NGX_HTTP_ADMIN_STATE_START:
+        /* a follower whose leader left leads now */
+        return ngx_http_admin_lookup(r, ctx, alcf);
+
+    case NGX_HTTP_ADMIN_STATE_REDIS_DONE:
+        return ngx_http_admin_looked_up(r, ctx, alcf);
+
+    case NGX_HTTP_ADMIN_STATE_LANDED:
+        return ngx_http_admin_decide(r, ctx);
+
+    case NGX_HTTP_ADMIN_STATE_WHOAMI_DONE:
+    case NGX_HTTP_ADMIN_STATE_ADMIN_DONE:
+        return ngx_http_admin_step(r, ctx, alcf);
+
+    default:
+        /* REDIS, FOLLOW, WHOAMI, ADMIN: waiting */
         return NGX_AGAIN;
     }
-
-    return ngx_http_admin_step(r, ctx, alcf);
 }
 
 
@@ -320,7 +347,7 @@ ngx_http_admin_gated(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf,
 
     raw = r->unparsed_uri;
 
-    q = ngx_strlchr(raw.data, raw.data + raw.len, '?');
+    q = raw.len ? memchr(raw.data, '?', raw.len) : NULL;
     if (q != NULL) {
         raw.len = q - raw.data;
     }
@@ -364,6 +391,7 @@ ngx_http_admin_refuse(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
+    ctx->state = NGX_HTTP_ADMIN_STATE_DECIDED;
     ctx->verdict = NGX_HTTP_ADMIN_BAD_REQUEST;
 
     rc = ngx_http_admin_json_send_error(r, NGX_HTTP_ADMIN_ERR_UNRECOGNIZED);
@@ -374,17 +402,13 @@ ngx_http_admin_refuse(ngx_http_request_t *r)
 }
 
 
-/*
- * A gated request without a verdict: its ctx, its token, then the lookup
- * (Redis, or Synapse without it).
- */
+/* a gated request without a verdict: its ctx, its token, the lookup */
 
 static ngx_int_t
 ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
 {
-    ngx_int_t                   rc;
-    ngx_http_admin_ctx_t       *ctx;
-    ngx_http_admin_srv_conf_t  *ascf;
+    ngx_int_t              rc;
+    ngx_http_admin_ctx_t  *ctx;
 
     ctx = ngx_http_admin_ctx_create(r);
     if (ctx == NULL) {
@@ -396,27 +420,7 @@ ngx_http_admin_start(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf)
         return rc;
     }
 
-    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
-
-    if (ascf->redis) {
-        rc = ngx_http_admin_cache_get(r, ctx, ascf);
-
-        if (rc != NGX_DECLINED) {
-            return rc;
-        }
-
-        /* Redis is down */
-
-        return ngx_http_admin_looked_up(r, ctx, alcf);
-    }
-
-    ctx->step = NGX_HTTP_ADMIN_STEP_WHOAMI;
-
-    if (ngx_http_admin_verify_start(r, ctx, &alcf->verify) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return NGX_AGAIN;
+    return ngx_http_admin_lookup(r, ctx, alcf);
 }
 
 
@@ -465,9 +469,17 @@ ngx_http_admin_read_token(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
             i = 0;
         }
 
-        if (h[i].key.len == sizeof("Authorization") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Authorization",
-                               sizeof("Authorization") - 1) == 0)
+        if (h[i].key.len != sizeof("Authorization") - 1) {
+            continue;
+        }
+
+        /* nginx's parsers give every header its name in lowercase */
+
+        if (h[i].lowcase_key != NULL
+            ? ngx_memcmp(h[i].lowcase_key, "authorization",
+                         sizeof("authorization") - 1) == 0
+            : ngx_strncasecmp(h[i].key.data, (u_char *) "Authorization",
+                              sizeof("Authorization") - 1) == 0)
         {
             if (n == 0) {
                 ctx->authorization = &h[i];
@@ -517,6 +529,21 @@ ngx_http_admin_read_token(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
         return NGX_ERROR;
     }
 
+    ctx->as_user = tok.as_user;
+    ctx->in_query = tok.in_query;
+
+    /* the header as the upstream gets it, most often: nothing to copy */
+
+    if (n == 1
+        && auth[0].len == sizeof("Bearer ") - 1 + tok.token.len
+        && tok.token.data == auth[0].data + sizeof("Bearer ") - 1
+        && ngx_strncmp(auth[0].data, "Bearer ", sizeof("Bearer ") - 1) == 0)
+    {
+        ctx->bearer = auth[0];
+        ctx->token = tok.token;
+        return NGX_OK;
+    }
+
     p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + tok.token.len);
     if (p == NULL) {
         return NGX_ERROR;
@@ -529,9 +556,6 @@ ngx_http_admin_read_token(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
 
     ctx->token.len = tok.token.len;
     ctx->bearer.len = p - ctx->bearer.data;
-
-    ctx->as_user = tok.as_user;
-    ctx->in_query = tok.in_query;
 
     return NGX_OK;
 
@@ -547,7 +571,36 @@ missing:
 
 
 /*
- * After the Redis lookup: a hit decides at once; a miss, or Redis not
+ * The tiers in order (ngx_http_admin_cache_lookup()): a zone hit decides
+ * at once; otherwise the request waits for Redis or for the lookup of
+ * its token that another request runs, or, without Redis, asks Synapse.
+ */
+
+static ngx_int_t
+ngx_http_admin_lookup(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_loc_conf_t *alcf)
+{
+    ngx_int_t                   rc;
+    ngx_http_admin_srv_conf_t  *ascf;
+
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+
+    rc = ngx_http_admin_cache_lookup(r, ctx, ascf);
+
+    switch (rc) {
+
+    case NGX_OK:
+    case NGX_DECLINED:
+        return ngx_http_admin_looked_up(r, ctx, alcf);
+
+    default: /* NGX_AGAIN, NGX_ERROR */
+        return rc;
+    }
+}
+
+
+/*
+ * After the lookup: a hit decides at once; a miss, no Redis, or Redis not
  * answering under admin_gate_redis_failure verify, asks Synapse.
  */
 
@@ -558,10 +611,9 @@ ngx_http_admin_looked_up(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_srv_conf_t  *ascf;
     u_char                      tag[NGX_HTTP_ADMIN_TOKEN_TAG_LEN];
 
-    if (ctx->cache == NGX_HTTP_ADMIN_CACHE_HIT) {
-
-        ctx->verdict = ctx->cached;
-
+    if (ctx->cache == NGX_HTTP_ADMIN_CACHE_HIT
+        || ctx->cache == NGX_HTTP_ADMIN_CACHE_HIT_ZONE)
+    {
         if (ctx->verdict != NGX_HTTP_ADMIN_ALLOW) {
             ngx_http_admin_token_tag(&ctx->token, tag);
 
@@ -585,10 +637,20 @@ ngx_http_admin_looked_up(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 
         ctx->verdict = NGX_HTTP_ADMIN_ERROR;
 
-        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_UNAVAILABLE);
+        return ngx_http_admin_decide(r, ctx);
     }
 
-    ctx->step = NGX_HTTP_ADMIN_STEP_WHOAMI;
+    return ngx_http_admin_verify(r, ctx, alcf, NGX_HTTP_ADMIN_STATE_WHOAMI);
+}
+
+
+/* the next step with Synapse: whoami, or the admin check */
+
+static ngx_int_t
+ngx_http_admin_verify(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
+    ngx_http_admin_loc_conf_t *alcf, ngx_http_admin_state_e state)
+{
+    ctx->state = state;
 
     if (ngx_http_admin_verify_start(r, ctx, &alcf->verify) != NGX_OK) {
         return NGX_ERROR;
@@ -612,37 +674,35 @@ ngx_http_admin_step(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 
     r->connection->log->action = "verifying the access token";
 
-    if (ctx->step == NGX_HTTP_ADMIN_STEP_CACHE) {
-        return ngx_http_admin_looked_up(r, ctx, alcf);
-    }
-
     verdict = ngx_http_admin_verify_reply(r, ctx);
 
     if (verdict == NGX_HTTP_ADMIN_PENDING) {
-        ctx->step = NGX_HTTP_ADMIN_STEP_ADMIN;
-
-        if (ngx_http_admin_verify_start(r, ctx, &alcf->verify) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        return NGX_AGAIN;
+        return ngx_http_admin_verify(r, ctx, alcf,
+                                     NGX_HTTP_ADMIN_STATE_ADMIN);
     }
 
     ctx->verdict = verdict;
 
     ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
 
-    if (ascf->redis) {
-        ngx_http_admin_cache_set(r, ctx, ascf);
-    }
+    ngx_http_admin_cache_store(r, ctx, ascf);
 
     return ngx_http_admin_decide(r, ctx);
 }
 
 
+/*
+ * The verdict is given: the flight it led lands, and the request goes on
+ * to the upstream or is answered here.
+ */
+
 static ngx_int_t
 ngx_http_admin_decide(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
 {
+    ngx_http_admin_flight_land(ctx);
+
+    ctx->state = NGX_HTTP_ADMIN_STATE_DECIDED;
+
     switch (ctx->verdict) {
 
     case NGX_HTTP_ADMIN_ALLOW:
@@ -667,6 +727,8 @@ ngx_http_admin_deny(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_err_e err)
 {
     ngx_int_t  rc;
+
+    ctx->state = NGX_HTTP_ADMIN_STATE_DECIDED;
 
     r->connection->log->action = NULL;
 
@@ -767,6 +829,19 @@ ngx_http_admin_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    ngx_rbtree_init(&amcf->flights, &amcf->flight_sentinel,
+                    ngx_http_admin_flight_insert_value);
+
+    /* a zone made before a reload keeps its own key */
+
+    if (ngx_http_admin_random(amcf->hash_key, NGX_HTTP_ADMIN_HASH_KEY_LEN)
+        != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "admin_gate: no random bytes for the hash key");
+        return NULL;
+    }
+
     return amcf;
 }
 
@@ -858,7 +933,7 @@ ngx_http_admin_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
 
     amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
 
-    if (conf->redis && amcf->max_ttl < conf->ttl) {
+    if (amcf->max_ttl < conf->ttl) {
         amcf->max_ttl = conf->ttl;
     }
 
@@ -978,12 +1053,12 @@ ngx_http_admin_init(ngx_conf_t *cf)
 
 
 /*
- * Servers with the gate on that use one Redis share the verdicts stored
- * under one key prefix.  A default prefix that another server has too
- * becomes "admin_gate:<name>#<n>:", so servers stay apart unless told
- * otherwise.  Two servers that share a prefix that not both set in their
- * own server block get a warning: that is safe only if they verify with
- * the same Synapse.
+ * Servers with the gate on that use one Redis, or no Redis but the zone,
+ * share the verdicts stored under one key prefix.  A default prefix that
+ * another server has too becomes "admin_gate:<name>#<n>:", so servers
+ * stay apart unless told otherwise.  Two servers that share a prefix that
+ * not both set in their own server block get a warning: that is safe only
+ * if they verify with the same Synapse.
  */
 
 static ngx_int_t
@@ -991,19 +1066,22 @@ ngx_http_admin_check_prefixes(ngx_conf_t *cf)
 {
     u_char                     *p;
     ngx_str_t                  *name;
-    ngx_uint_t                  s, n;
-    ngx_http_admin_srv_conf_t  *ascf, *other;
-    ngx_http_core_main_conf_t  *cmcf;
-    ngx_http_core_srv_conf_t  **cscfp;
+    ngx_uint_t                   s, n;
+    ngx_http_admin_srv_conf_t   *ascf, *other;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_admin_main_conf_t  *amcf;
+    ngx_http_core_srv_conf_t   **cscfp;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
     cscfp = cmcf->servers.elts;
 
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
+
     for (s = 0; s < cmcf->servers.nelts; s++) {
         ascf = cscfp[s]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
 
-        if (!ascf->gated || ascf->redis == NULL || ascf->prefix_set
-            || ascf->prefix_inherited)
+        if (!ascf->gated || (ascf->redis == NULL && amcf->zone == NULL)
+            || ascf->prefix_set || ascf->prefix_inherited)
         {
             continue;
         }
@@ -1030,7 +1108,7 @@ ngx_http_admin_check_prefixes(ngx_conf_t *cf)
     for (s = 0; s < cmcf->servers.nelts; s++) {
         ascf = cscfp[s]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
 
-        if (!ascf->gated || ascf->redis == NULL) {
+        if (!ascf->gated || (ascf->redis == NULL && amcf->zone == NULL)) {
             continue;
         }
 
@@ -1043,14 +1121,17 @@ ngx_http_admin_check_prefixes(ngx_conf_t *cf)
         ngx_log_error(NGX_LOG_WARN, cf->log, 0,
                       "admin_gate: the servers \"%V\" in %s:%ui and "
                       "\"%V\" in %s:%ui share their cached verdicts "
-                      "(redis \"%V\", admin_gate_key_prefix \"%V\"), "
+                      "(%s \"%V\", admin_gate_key_prefix \"%V\"), "
                       "which is safe only if both verify tokens with the "
                       "same Synapse; set admin_gate_key_prefix in each "
                       "server block to share them on purpose",
                       &other->core->server_name, other->core->file_name,
                       other->core->line, &ascf->core->server_name,
                       ascf->core->file_name, ascf->core->line,
-                      &ascf->redis->addr.name, &ascf->key_prefix);
+                      ascf->redis ? "redis" : "admin_gate_cache_zone",
+                      ascf->redis ? &ascf->redis->addr.name
+                                  : &amcf->zone->shm.name,
+                      &ascf->key_prefix);
     }
 
     return NGX_OK;
@@ -1069,10 +1150,12 @@ ngx_http_admin_sharing(ngx_conf_t *cf, ngx_uint_t s, ngx_uint_t defaults)
     ngx_uint_t                     i, n;
     ngx_http_admin_srv_conf_t     *ascf, *other;
     ngx_http_core_main_conf_t     *cmcf;
+    ngx_http_admin_main_conf_t    *amcf;
     ngx_http_core_srv_conf_t     **cscfp;
     ngx_http_admin_redis_conf_t   *a, *b;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
     cscfp = cmcf->servers.elts;
 
     ascf = cscfp[s]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
@@ -1082,7 +1165,9 @@ ngx_http_admin_sharing(ngx_conf_t *cf, ngx_uint_t s, ngx_uint_t defaults)
     for (i = 0; i < n; i++) {
         other = cscfp[i]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
 
-        if (i == s || !other->gated || other->redis == NULL) {
+        if (i == s || !other->gated
+            || (other->redis == NULL && amcf->zone == NULL))
+        {
             continue;
         }
 
@@ -1104,8 +1189,11 @@ ngx_http_admin_sharing(ngx_conf_t *cf, ngx_uint_t s, ngx_uint_t defaults)
         a = ascf->redis;
         b = other->redis;
 
+        /* without Redis, both share the zone */
+
         if (a == b
-            || (ngx_max(a->db, 0) == ngx_max(b->db, 0)
+            || (a != NULL && b != NULL
+                && ngx_max(a->db, 0) == ngx_max(b->db, 0)
                 && ngx_cmp_sockaddr(a->addr.sockaddr, a->addr.socklen,
                                     b->addr.sockaddr, b->addr.socklen, 1)
                    == NGX_OK))
@@ -1205,6 +1293,10 @@ ngx_http_admin_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (ngx_http_admin_cache_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_admin_redis_init_process(cycle, &amcf->redis);
 }
 
@@ -1221,4 +1313,6 @@ ngx_http_admin_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_admin_redis_exit_process(&amcf->redis);
+
+    ngx_http_admin_ctx_exit_process(amcf);
 }

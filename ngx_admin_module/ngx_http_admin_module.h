@@ -28,15 +28,11 @@ typedef enum {
 } ngx_http_admin_verdict_e;
 
 
-typedef enum {
-    NGX_HTTP_ADMIN_STEP_CACHE = 0,
-    NGX_HTTP_ADMIN_STEP_WHOAMI,
-    NGX_HTTP_ADMIN_STEP_ADMIN
-} ngx_http_admin_step_e;
-
+/* where the verdict came from, for $admin_gate_cache */
 
 typedef enum {
     NGX_HTTP_ADMIN_CACHE_NONE = 0,
+    NGX_HTTP_ADMIN_CACHE_HIT_ZONE,
     NGX_HTTP_ADMIN_CACHE_HIT,
     NGX_HTTP_ADMIN_CACHE_MISS,
     NGX_HTTP_ADMIN_CACHE_ERROR,
@@ -77,7 +73,19 @@ typedef struct {
     ngx_array_t                redis;         /* of redis_conf_t * */
     ngx_array_t                logs;          /* of ngx_log_t *, to wrap */
     ngx_shm_zone_t            *revocations;
+    ngx_shm_zone_t            *zone;          /* admin_gate_cache_zone */
     time_t                     max_ttl;       /* of admin_gate_cache_ttl */
+
+    /* this worker's lookups in flight, by token hash */
+    ngx_rbtree_t               flights;
+    ngx_rbtree_node_t          flight_sentinel;
+
+    /* this worker's ctxs for later requests (ngx_http_admin_ctx.c) */
+    ngx_http_admin_ctx_t      *free;
+    ngx_uint_t                 nfree;
+
+    /* the SipHash key of token hashes: the zone's, or of this start */
+    u_char                     hash_key[16];
 } ngx_http_admin_main_conf_t;
 
 
@@ -96,6 +104,9 @@ typedef struct {
     ngx_uint_t                    prefix_set; /* ... in this server */
     ngx_uint_t                    prefix_inherited;
     ngx_http_core_srv_conf_t     *core;
+
+    /* the SipHash key of its namespace, made in every worker */
+    u_char                        hash_key[16];
 } ngx_http_admin_srv_conf_t;
 
 

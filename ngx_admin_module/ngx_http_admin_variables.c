@@ -66,6 +66,7 @@ ngx_str_t  ngx_http_admin_verdict_names[] = {
 
 static ngx_str_t  ngx_http_admin_cache_names[] = {
     ngx_null_string,
+    ngx_string("HIT_ZONE"),
     ngx_string("HIT"),
     ngx_string("MISS"),
     ngx_string("ERROR"),

@@ -24,6 +24,8 @@ static ngx_http_admin_verdict_e ngx_http_admin_verify_not_admin(
 static ngx_http_admin_verdict_e ngx_http_admin_verify_fail(
     ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx, const char *why);
 static u_char *ngx_http_admin_verify_escape(u_char *dst, ngx_str_t *src);
+static ngx_uint_t ngx_http_admin_verify_whoami(ngx_http_admin_ctx_t *ctx);
+static ngx_str_t *ngx_http_admin_verify_step(ngx_http_admin_ctx_t *ctx);
 
 
 /* the filter chain is a process-wide list by nginx's design */
@@ -36,13 +38,8 @@ static ngx_str_t  ngx_http_admin_users_uri =
     ngx_string("/_synapse/admin/v2/users/");
 static ngx_str_t  ngx_http_admin_user_id_arg = ngx_string("?user_id=");
 
-/* indexed by ngx_http_admin_step_e */
-
-static ngx_str_t  ngx_http_admin_steps[] = {
-    ngx_string("cache lookup"),
-    ngx_string("whoami"),
-    ngx_string("admin check")
-};
+static ngx_str_t  ngx_http_admin_whoami_step = ngx_string("whoami");
+static ngx_str_t  ngx_http_admin_admin_step = ngx_string("admin check");
 
 
 ngx_int_t
@@ -56,11 +53,12 @@ ngx_http_admin_verify_init(ngx_conf_t *cf)
 
 
 /*
- * Starts the subrequest of the current step through the verify location,
- * which proxies it to Synapse at $admin_gate_verify_uri.  The subrequest
- * is a GET with a header list of its own, so nothing of the client's
- * request but the token reaches Synapse, and a fake empty body (as in
- * auth_request), so the client's body is neither read nor sent.
+ * Starts the subrequest of the current step (the state is WHOAMI or
+ * ADMIN) through the verify location, which proxies it to Synapse at
+ * $admin_gate_verify_uri.  The subrequest is a GET with a header list of
+ * its own, so nothing of the client's request but the token reaches
+ * Synapse, and a fake empty body (as in auth_request), so the client's
+ * body is neither read nor sent.
  */
 
 ngx_int_t
@@ -82,7 +80,6 @@ ngx_http_admin_verify_start(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ps->handler = ngx_http_admin_verify_done;
     ps->data = ctx;
 
-    ctx->done = 0;
     ctx->failed = 0;
     ctx->oversized = 0;
     ctx->received = 0;
@@ -112,7 +109,7 @@ ngx_http_admin_verify_start(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "admin verify %V: \"%V\"",
-                   &ngx_http_admin_steps[ctx->step], &ctx->verify_uri);
+                   ngx_http_admin_verify_step(ctx), &ctx->verify_uri);
 
     return NGX_OK;
 }
@@ -144,7 +141,7 @@ ngx_http_admin_verify_reply(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
 
     if (ctx->status == NGX_HTTP_UNAUTHORIZED
         || (ctx->status == NGX_HTTP_FORBIDDEN
-            && ctx->step == NGX_HTTP_ADMIN_STEP_WHOAMI))
+            && ngx_http_admin_verify_whoami(ctx)))
     {
         /* Synapse refuses the token itself: its answer goes to the client */
 
@@ -171,13 +168,13 @@ ngx_http_admin_verify_reply(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "admin gate denied token \"%*s\": synapse %V "
                       "answered %ui", (size_t) NGX_HTTP_ADMIN_TOKEN_TAG_LEN,
-                      tag, &ngx_http_admin_steps[ctx->step], ctx->status);
+                      tag, ngx_http_admin_verify_step(ctx), ctx->status);
 
         return (ctx->status == NGX_HTTP_UNAUTHORIZED)
                ? NGX_HTTP_ADMIN_UNKNOWN_TOKEN : NGX_HTTP_ADMIN_FORBIDDEN;
     }
 
-    if (ctx->step == NGX_HTTP_ADMIN_STEP_ADMIN
+    if (!ngx_http_admin_verify_whoami(ctx)
         && ctx->status == NGX_HTTP_FORBIDDEN)
     {
         /* Synapse refuses the check to a caller who is not an admin */
@@ -188,7 +185,7 @@ ngx_http_admin_verify_reply(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
         return ngx_http_admin_verify_fail(r, ctx, "unexpected status");
     }
 
-    if (ctx->step == NGX_HTTP_ADMIN_STEP_ADMIN) {
+    if (!ngx_http_admin_verify_whoami(ctx)) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "admin gate allowed user \"%V\"", &ctx->user);
 
@@ -227,7 +224,7 @@ ngx_http_admin_verify_uri(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
     u_char  *p;
     size_t   len;
 
-    if (ctx->step == NGX_HTTP_ADMIN_STEP_WHOAMI) {
+    if (ngx_http_admin_verify_whoami(ctx)) {
         len = ngx_http_admin_whoami_uri.len;
 
     } else {
@@ -245,7 +242,7 @@ ngx_http_admin_verify_uri(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
 
     ctx->verify_uri.data = p;
 
-    if (ctx->step == NGX_HTTP_ADMIN_STEP_WHOAMI) {
+    if (ngx_http_admin_verify_whoami(ctx)) {
         p = ngx_cpymem(p, ngx_http_admin_whoami_uri.data,
                        ngx_http_admin_whoami_uri.len);
 
@@ -336,7 +333,9 @@ ngx_http_admin_verify_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
                    "admin verify done s:%ui rc:%i",
                    r->headers_out.status, rc);
 
-    ctx->done = 1;
+    ctx->state = (ctx->state == NGX_HTTP_ADMIN_STATE_WHOAMI)
+                 ? NGX_HTTP_ADMIN_STATE_WHOAMI_DONE
+                 : NGX_HTTP_ADMIN_STATE_ADMIN_DONE;
     ctx->status = r->headers_out.status;
 
     if (r->out != NULL) {
@@ -439,7 +438,7 @@ ngx_http_admin_verify_fail(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
                   "admin gate cannot verify token \"%*s\": %V at \"%V\" "
                   "failed: %s (status %ui)",
                   (size_t) NGX_HTTP_ADMIN_TOKEN_TAG_LEN, tag,
-                  &ngx_http_admin_steps[ctx->step], &ctx->verify_uri, why,
+                  ngx_http_admin_verify_step(ctx), &ctx->verify_uri, why,
                   ctx->status);
 
     return NGX_HTTP_ADMIN_ERROR;
@@ -473,4 +472,22 @@ ngx_http_admin_verify_escape(u_char *dst, ngx_str_t *src)
     }
 
     return dst;
+}
+
+
+/* the step running or just finished: whoami, or the admin check */
+
+static ngx_uint_t
+ngx_http_admin_verify_whoami(ngx_http_admin_ctx_t *ctx)
+{
+    return ctx->state == NGX_HTTP_ADMIN_STATE_WHOAMI
+           || ctx->state == NGX_HTTP_ADMIN_STATE_WHOAMI_DONE;
+}
+
+
+static ngx_str_t *
+ngx_http_admin_verify_step(ngx_http_admin_ctx_t *ctx)
+{
+    return ngx_http_admin_verify_whoami(ctx) ? &ngx_http_admin_whoami_step
+                                             : &ngx_http_admin_admin_step;
 }
