@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_admin_module.h"
+#include "ngx_http_admin_answer.h"
 #include "ngx_http_admin_cache.h"
 #include "ngx_http_admin_ctx.h"
 #include "ngx_http_admin_digest.h"
@@ -14,6 +15,7 @@
 #include "ngx_http_admin_path.h"
 #include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_revoke.h"
+#include "ngx_http_admin_tenant.h"
 #include "ngx_http_admin_token.h"
 #include "ngx_http_admin_variables.h"
 #include "ngx_http_admin_verify.h"
@@ -25,7 +27,6 @@ static ngx_int_t ngx_http_admin_precontent_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_gate(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_gated(ngx_http_request_t *r,
     ngx_http_admin_loc_conf_t *alcf, ngx_uint_t off);
-static ngx_int_t ngx_http_admin_refuse(ngx_http_request_t *r);
 static ngx_int_t ngx_http_admin_start(ngx_http_request_t *r,
     ngx_http_admin_loc_conf_t *alcf);
 static ngx_int_t ngx_http_admin_read_token(ngx_http_request_t *r,
@@ -41,10 +42,6 @@ static ngx_int_t ngx_http_admin_step(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx, ngx_http_admin_loc_conf_t *alcf);
 static ngx_int_t ngx_http_admin_decide(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx);
-static ngx_int_t ngx_http_admin_deny(ngx_http_request_t *r,
-    ngx_http_admin_ctx_t *ctx, ngx_http_admin_err_e err);
-static ngx_int_t ngx_http_admin_forward(ngx_http_request_t *r,
-    ngx_http_admin_ctx_t *ctx);
 
 static ngx_int_t ngx_http_admin_add_variables(ngx_conf_t *cf);
 static void *ngx_http_admin_create_main_conf(ngx_conf_t *cf);
@@ -55,9 +52,6 @@ static void *ngx_http_admin_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_admin_init(ngx_conf_t *cf);
-static ngx_int_t ngx_http_admin_check_prefixes(ngx_conf_t *cf);
-static ngx_http_admin_srv_conf_t *ngx_http_admin_sharing(ngx_conf_t *cf,
-    ngx_uint_t s, ngx_uint_t defaults);
 static char *ngx_http_admin_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_admin_check_uri(ngx_conf_t *cf, void *post, void *data);
@@ -189,11 +183,6 @@ ngx_module_t  ngx_http_admin_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
-
-
-/* the key prefix of a server without a name: "admin_gate:_:" */
-
-static ngx_str_t  ngx_http_admin_nameless = ngx_string("_");
 
 
 /* admin_gate_prefix /_synapse/admin; never changed */
@@ -371,34 +360,10 @@ ngx_http_admin_gated(ngx_http_request_t *r, ngx_http_admin_loc_conf_t *alcf,
                       "admin gate refused request: its raw path is an "
                       "admin path that nginx reads as an open one");
 
-        return ngx_http_admin_refuse(r);
+        return ngx_http_admin_answer_refuse(r);
     }
 
     return NGX_OK;
-}
-
-
-/* a request the gate cannot take at all: 400, Synapse's own words */
-
-static ngx_int_t
-ngx_http_admin_refuse(ngx_http_request_t *r)
-{
-    ngx_int_t              rc;
-    ngx_http_admin_ctx_t  *ctx;
-
-    ctx = ngx_http_admin_ctx_create(r);
-    if (ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->state = NGX_HTTP_ADMIN_STATE_DECIDED;
-    ctx->verdict = NGX_HTTP_ADMIN_BAD_REQUEST;
-
-    rc = ngx_http_admin_json_send_error(r, NGX_HTTP_ADMIN_ERR_UNRECOGNIZED);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
 }
 
 
@@ -450,7 +415,8 @@ ngx_http_admin_read_token(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
                       "admin gate refused request: HTTP/0.9");
 
         ctx->verdict = NGX_HTTP_ADMIN_BAD_REQUEST;
-        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_UNRECOGNIZED);
+        return ngx_http_admin_answer_deny(r, ctx,
+                                          NGX_HTTP_ADMIN_ERR_UNRECOGNIZED);
     }
 
     n = 0;
@@ -523,7 +489,8 @@ ngx_http_admin_read_token(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
                       "admin gate denied request: malformed access token");
 
         ctx->verdict = NGX_HTTP_ADMIN_UNKNOWN_TOKEN;
-        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_UNKNOWN_TOKEN);
+        return ngx_http_admin_answer_deny(r, ctx,
+                                          NGX_HTTP_ADMIN_ERR_UNKNOWN_TOKEN);
 
     default: /* NGX_HTTP_ADMIN_TOKEN_NOMEM */
         return NGX_ERROR;
@@ -566,7 +533,7 @@ missing:
 
     ctx->verdict = NGX_HTTP_ADMIN_MISSING_TOKEN;
 
-    return ngx_http_admin_deny(r, ctx, err);
+    return ngx_http_admin_answer_deny(r, ctx, err);
 }
 
 
@@ -668,7 +635,7 @@ ngx_http_admin_step(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_srv_conf_t  *ascf;
 
     /*
-     * until the verdict: ngx_http_admin_deny() and _forward() clear it
+     * until the verdict: ngx_http_admin_answer_deny() and _forward() clear it
      * (the verification subrequests do too, when they start)
      */
 
@@ -706,96 +673,20 @@ ngx_http_admin_decide(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
     switch (ctx->verdict) {
 
     case NGX_HTTP_ADMIN_ALLOW:
-        return ngx_http_admin_forward(r, ctx);
+        return ngx_http_admin_answer_forward(r, ctx);
 
     case NGX_HTTP_ADMIN_UNKNOWN_TOKEN:
-        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_UNKNOWN_TOKEN);
+        return ngx_http_admin_answer_deny(r, ctx,
+                                          NGX_HTTP_ADMIN_ERR_UNKNOWN_TOKEN);
 
     case NGX_HTTP_ADMIN_FORBIDDEN:
-        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_FORBIDDEN);
+        return ngx_http_admin_answer_deny(r, ctx,
+                                          NGX_HTTP_ADMIN_ERR_FORBIDDEN);
 
     default: /* NGX_HTTP_ADMIN_ERROR */
-        return ngx_http_admin_deny(r, ctx, NGX_HTTP_ADMIN_ERR_UNAVAILABLE);
+        return ngx_http_admin_answer_deny(r, ctx,
+                                          NGX_HTTP_ADMIN_ERR_UNAVAILABLE);
     }
-}
-
-
-/* answers the client and ends the request; the phase loop stops here */
-
-static ngx_int_t
-ngx_http_admin_deny(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
-    ngx_http_admin_err_e err)
-{
-    ngx_int_t  rc;
-
-    ctx->state = NGX_HTTP_ADMIN_STATE_DECIDED;
-
-    r->connection->log->action = NULL;
-
-    if (ctx->passthrough) {
-        rc = ngx_http_admin_json_send(r, ctx->status, &ctx->body);
-
-    } else {
-        rc = ngx_http_admin_json_send_error(r, err);
-    }
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
-}
-
-
-/*
- * What the upstream gets: exactly one "Authorization: Bearer <token>"
- * header and the request target without access_token parameters; the
- * rest of the target stays byte for byte as the client sent it.
- */
-
-static ngx_int_t
-ngx_http_admin_forward(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
-{
-    u_char     *p, *q, *src;
-    size_t      len;
-    ngx_str_t   args;
-
-    r->connection->log->action = NULL;
-
-    if (ngx_http_admin_verify_set_bearer(r, ctx->authorization, &ctx->bearer)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ctx->in_query == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_http_admin_token_strip(r->pool, &r->args, &args) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    src = r->unparsed_uri.data;
-
-    q = ngx_strlchr(src, src + r->unparsed_uri.len, '?');
-    len = (q != NULL) ? (size_t) (q - src) : r->unparsed_uri.len;
-
-    p = ngx_pnalloc(r->pool, len + 1 + args.len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    r->unparsed_uri.data = p;
-    p = ngx_cpymem(p, src, len);
-
-    if (args.len) {
-        *p++ = '?';
-        p = ngx_cpymem(p, args.data, args.len);
-    }
-
-    r->unparsed_uri.len = p - r->unparsed_uri.data;
-    r->args = args;
-
-    return NGX_OK;
 }
 
 
@@ -879,8 +770,6 @@ ngx_http_admin_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_admin_srv_conf_t *prev = parent;
     ngx_http_admin_srv_conf_t *conf = child;
 
-    u_char                      *p;
-    ngx_str_t                   *name;
     ngx_http_admin_main_conf_t  *amcf;
 
     conf->prefix_set = (conf->key_prefix.data != NULL);
@@ -900,27 +789,10 @@ ngx_http_admin_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->key_prefix = prev->key_prefix;
     }
 
-    if (conf->key_prefix.data == NULL) {
-
-        /*
-         * the default: "admin_gate:<server name>:", so that homeservers
-         * on one Redis keep apart; a nameless server is "_", and
-         * ngx_http_admin_check_prefixes() makes every default unique
-         */
-
-        name = &conf->core->server_name;
-
-        p = ngx_pnalloc(cf->pool, sizeof("admin_gate:_:") + name->len);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        conf->key_prefix.data = p;
-
-        p = ngx_sprintf(p, "admin_gate:%V:",
-                        name->len ? name : &ngx_http_admin_nameless);
-
-        conf->key_prefix.len = p - conf->key_prefix.data;
+    if (conf->key_prefix.data == NULL
+        && ngx_http_admin_tenant_default(cf, conf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     /* a connection shared by servers waits as long as the most patient */
@@ -1040,7 +912,7 @@ ngx_http_admin_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_http_admin_check_prefixes(cf) != NGX_OK) {
+    if (ngx_http_admin_tenant_check(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1049,160 +921,6 @@ ngx_http_admin_init(ngx_conf_t *cf)
     }
 
     return ngx_http_admin_verify_init(cf);
-}
-
-
-/*
- * Servers with the gate on that use one Redis, or no Redis but the zone,
- * share the verdicts stored under one key prefix.  A default prefix that
- * another server has too becomes "admin_gate:<name>#<n>:", so servers
- * stay apart unless told otherwise.  Two servers that share a prefix that
- * not both set in their own server block get a warning: that is safe only
- * if they verify with the same Synapse.
- */
-
-static ngx_int_t
-ngx_http_admin_check_prefixes(ngx_conf_t *cf)
-{
-    u_char                     *p;
-    ngx_str_t                  *name;
-    ngx_uint_t                   s, n;
-    ngx_http_admin_srv_conf_t   *ascf, *other;
-    ngx_http_core_main_conf_t   *cmcf;
-    ngx_http_admin_main_conf_t  *amcf;
-    ngx_http_core_srv_conf_t   **cscfp;
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-    cscfp = cmcf->servers.elts;
-
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
-
-    for (s = 0; s < cmcf->servers.nelts; s++) {
-        ascf = cscfp[s]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
-
-        if (!ascf->gated || (ascf->redis == NULL && amcf->zone == NULL)
-            || ascf->prefix_set || ascf->prefix_inherited)
-        {
-            continue;
-        }
-
-        name = &ascf->core->server_name;
-
-        for (n = 2; ngx_http_admin_sharing(cf, s, 1) != NULL; n++) {
-
-            p = ngx_pnalloc(cf->pool, sizeof("admin_gate:_#:") + name->len
-                                      + NGX_INT_T_LEN);
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
-
-            ascf->key_prefix.data = p;
-
-            p = ngx_sprintf(p, "admin_gate:%V#%ui:",
-                            name->len ? name : &ngx_http_admin_nameless, n);
-
-            ascf->key_prefix.len = p - ascf->key_prefix.data;
-        }
-    }
-
-    for (s = 0; s < cmcf->servers.nelts; s++) {
-        ascf = cscfp[s]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
-
-        if (!ascf->gated || (ascf->redis == NULL && amcf->zone == NULL)) {
-            continue;
-        }
-
-        other = ngx_http_admin_sharing(cf, s, 0);
-
-        if (other == NULL || (ascf->prefix_set && other->prefix_set)) {
-            continue;
-        }
-
-        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                      "admin_gate: the servers \"%V\" in %s:%ui and "
-                      "\"%V\" in %s:%ui share their cached verdicts "
-                      "(%s \"%V\", admin_gate_key_prefix \"%V\"), "
-                      "which is safe only if both verify tokens with the "
-                      "same Synapse; set admin_gate_key_prefix in each "
-                      "server block to share them on purpose",
-                      &other->core->server_name, other->core->file_name,
-                      other->core->line, &ascf->core->server_name,
-                      ascf->core->file_name, ascf->core->line,
-                      ascf->redis ? "redis" : "admin_gate_cache_zone",
-                      ascf->redis ? &ascf->redis->addr.name
-                                  : &amcf->zone->shm.name,
-                      &ascf->key_prefix);
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * An earlier server that shares the verdicts of server "s": same Redis,
- * same key prefix.  With "defaults", a default prefix is compared with
- * the defaults before it and with every prefix that was set.
- */
-
-static ngx_http_admin_srv_conf_t *
-ngx_http_admin_sharing(ngx_conf_t *cf, ngx_uint_t s, ngx_uint_t defaults)
-{
-    ngx_uint_t                     i, n;
-    ngx_http_admin_srv_conf_t     *ascf, *other;
-    ngx_http_core_main_conf_t     *cmcf;
-    ngx_http_admin_main_conf_t    *amcf;
-    ngx_http_core_srv_conf_t     **cscfp;
-    ngx_http_admin_redis_conf_t   *a, *b;
-
-    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
-    cscfp = cmcf->servers.elts;
-
-    ascf = cscfp[s]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
-
-    n = defaults ? cmcf->servers.nelts : s;
-
-    for (i = 0; i < n; i++) {
-        other = cscfp[i]->ctx->srv_conf[ngx_http_admin_module.ctx_index];
-
-        if (i == s || !other->gated
-            || (other->redis == NULL && amcf->zone == NULL))
-        {
-            continue;
-        }
-
-        if (defaults && i > s && !other->prefix_set
-            && !other->prefix_inherited)
-        {
-            /* a later default gives way to this one */
-            continue;
-        }
-
-        if (ascf->key_prefix.len != other->key_prefix.len
-            || ngx_strncmp(ascf->key_prefix.data, other->key_prefix.data,
-                           ascf->key_prefix.len)
-               != 0)
-        {
-            continue;
-        }
-
-        a = ascf->redis;
-        b = other->redis;
-
-        /* without Redis, both share the zone */
-
-        if (a == b
-            || (a != NULL && b != NULL
-                && ngx_max(a->db, 0) == ngx_max(b->db, 0)
-                && ngx_cmp_sockaddr(a->addr.sockaddr, a->addr.socklen,
-                                    b->addr.sockaddr, b->addr.socklen, 1)
-                   == NGX_OK))
-        {
-            return other;
-        }
-    }
-
-    return NULL;
 }
 
 
