@@ -286,7 +286,7 @@ ngx_http_admin_cache_store(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     argv[4].len = p - buf;
     ngx_str_set(&argv[5], "NX");
 
-    (void) ngx_http_admin_redis_command(ascf->redis, argv, 6,
+    (void) ngx_http_admin_redis_command(ascf->redis, argv, 6, 0,
                                         ngx_http_admin_cache_written, NULL,
                                         NULL);
 }
@@ -311,7 +311,9 @@ ngx_http_admin_cache_get(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_str_set(&argv[0], "GET");
     argv[1] = ctx->key;
 
-    rc = ngx_http_admin_redis_command(ascf->redis, argv, 2,
+    /* the lookup waits as long as its own server says */
+
+    rc = ngx_http_admin_redis_command(ascf->redis, argv, 2, ascf->timeout,
                                       ngx_http_admin_cache_got, ctx,
                                       &ctx->waiter);
 
@@ -642,7 +644,7 @@ ngx_http_admin_cache_mark(void *data, ngx_str_t *key, uint64_t expire)
     argv[4].data = buf;
     argv[4].len = p - buf;
 
-    if (ngx_http_admin_redis_command(rcf, argv, 5,
+    if (ngx_http_admin_redis_command(rcf, argv, 5, 0,
                                      ngx_http_admin_cache_marked, mark, &w)
         != NGX_OK)
     {

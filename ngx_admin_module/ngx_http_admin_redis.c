@@ -19,17 +19,25 @@
  * only parses replies (redisReader, bounded), and commands are written in
  * RESP here, with send() and recv() of our own, so that a failure is
  * logged once, with its errno.  Commands are pipelined: replies come back
- * in order, each to the waiter at the head of the queue.  A timer bounds
- * the wait of the head; when it fires, or the connection fails in any way,
- * every waiter gets a NULL reply, the connection is closed and a reconnect
- * is scheduled with backoff.  Until the handshake (AUTH, SELECT, PING) has
- * been answered commands wait behind it; while Redis is down they are
- * refused at once.
+ * in order, each to the waiter at the head of the queue.
+ *
+ * Deadlines: a request's lookup has its own, from its server's
+ * admin_gate_redis_timeout; when it passes, the request is told (a NULL
+ * reply) and falls back, and its reply is read and dropped when it comes.
+ * The connection is declared down only when Redis has not answered
+ * anything for a whole admin_gate_redis_timeout (the longest of its
+ * servers') while commands wait, or on a socket error, a reply that does
+ * not parse, or a refused handshake: then every waiter gets a NULL reply,
+ * the connection is closed, and a reconnect is scheduled, soon at first,
+ * then with backoff.  One timer serves all of it, set for the earliest of
+ * these deadlines.  Until the handshake (AUTH, SELECT, PING) has been
+ * answered commands wait behind it; while Redis is down they are refused
+ * at once.
  */
 
 
-#define NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN  100
-#define NGX_HTTP_ADMIN_REDIS_BACKOFF_MAX  3000
+#define NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN  10
+#define NGX_HTTP_ADMIN_REDIS_BACKOFF_MAX  1000
 #define NGX_HTTP_ADMIN_REDIS_OUT_MIN      4096
 
 
@@ -44,7 +52,8 @@ struct ngx_http_admin_waiter_s {
     ngx_http_admin_waiter_t       *next;
     ngx_http_admin_reply_pt        handler;
     void                          *data;
-    ngx_msec_t                     deadline;
+    ngx_msec_t                     queued;
+    ngx_msec_t                     deadline;      /* 0: the connection's */
     ngx_uint_t                     owned;         /* free data at exit */
 };
 
@@ -64,6 +73,8 @@ struct ngx_http_admin_redis_s {
     ngx_http_admin_waiter_t       *free;
 
     ngx_event_t                    timer;
+    ngx_msec_t                     timer_at;      /* when it fires */
+    ngx_msec_t                     replied;       /* the last reply */
     ngx_event_t                    retry;
     ngx_msec_t                     backoff;
     ngx_log_t                      log;           /* for nginx's own lines */
@@ -94,8 +105,11 @@ static void ngx_http_admin_redis_timeout(ngx_event_t *ev);
 static void ngx_http_admin_redis_reconnect(ngx_event_t *ev);
 static void ngx_http_admin_redis_arm(ngx_http_admin_redis_t *rd);
 static ngx_int_t ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd,
-    ngx_str_t *argv, ngx_uint_t argc, ngx_http_admin_reply_pt handler,
-    void *data, ngx_http_admin_waiter_t **waiter);
+    ngx_str_t *argv, ngx_uint_t argc, ngx_msec_t timeout,
+    ngx_http_admin_reply_pt handler, void *data,
+    ngx_http_admin_waiter_t **waiter);
+static ngx_http_admin_waiter_t *ngx_http_admin_redis_late(
+    ngx_http_admin_redis_t *rd);
 static ngx_int_t ngx_http_admin_redis_reserve(ngx_http_admin_redis_t *rd,
     size_t size);
 static u_char *ngx_http_admin_redis_header(u_char *p, u_char type, size_t n);
@@ -331,14 +345,16 @@ ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * Queues a command.  NGX_DECLINED: Redis is down, nothing was queued.
- * The handler gets the reply, or NULL on failure; "*waiter" (if given)
- * stays valid until then, for ngx_http_admin_redis_cancel().
+ * The handler gets the reply, or NULL on failure, or when "timeout" (if
+ * not 0) has passed first; "*waiter" (if given) stays valid until then,
+ * for ngx_http_admin_redis_cancel().
  */
 
 ngx_int_t
 ngx_http_admin_redis_command(ngx_http_admin_redis_conf_t *rcf,
-    ngx_str_t *argv, ngx_uint_t argc, ngx_http_admin_reply_pt handler,
-    void *data, ngx_http_admin_waiter_t **waiter)
+    ngx_str_t *argv, ngx_uint_t argc, ngx_msec_t timeout,
+    ngx_http_admin_reply_pt handler, void *data,
+    ngx_http_admin_waiter_t **waiter)
 {
     ngx_http_admin_redis_t  *rd;
 
@@ -348,7 +364,8 @@ ngx_http_admin_redis_command(ngx_http_admin_redis_conf_t *rcf,
         return NGX_DECLINED;
     }
 
-    return ngx_http_admin_redis_queue(rd, argv, argc, handler, data, waiter);
+    return ngx_http_admin_redis_queue(rd, argv, argc, timeout, handler, data,
+                                      waiter);
 }
 
 
@@ -455,7 +472,7 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
 
         argv[n++] = rcf->password;
 
-        if (ngx_http_admin_redis_queue(rd, argv, n,
+        if (ngx_http_admin_redis_queue(rd, argv, n, 0,
                                        ngx_http_admin_redis_ok, rd, NULL)
             != NGX_OK)
         {
@@ -472,7 +489,7 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
         argv[1].data = db;
         argv[1].len = p - db;
 
-        if (ngx_http_admin_redis_queue(rd, argv, 2,
+        if (ngx_http_admin_redis_queue(rd, argv, 2, 0,
                                        ngx_http_admin_redis_ok, rd, NULL)
             != NGX_OK)
         {
@@ -482,7 +499,7 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
 
     ngx_str_set(&argv[0], "PING");
 
-    return ngx_http_admin_redis_queue(rd, argv, 1,
+    return ngx_http_admin_redis_queue(rd, argv, 1, 0,
                                       ngx_http_admin_redis_pong, rd, NULL);
 }
 
@@ -848,6 +865,8 @@ ngx_http_admin_redis_dispatch(ngx_http_admin_redis_t *rd, redisReply *reply)
         return NGX_ERROR;
     }
 
+    rd->replied = ngx_current_msec;
+
     rd->head = w->next;
 
     if (rd->head == NULL) {
@@ -890,12 +909,13 @@ ngx_http_admin_redis_reconnect(ngx_event_t *ev)
 
 
 /*
- * The timer watches the deadline of the oldest waiter.  It is set when
- * the queue stops being empty and removed when it empties; in between it
- * is left alone (re-arming it per reply would cost tree operations, and
- * ngx_add_timer() keeps the old key when the new one is within
- * NGX_TIMER_LAZY_DELAY anyway).  When it fires, the head's own deadline
- * decides: passed, Redis is too slow; not yet, wait the rest.
+ * The timer is set for the earliest deadline: of a request's lookup, or
+ * of the connection (no reply for a whole timeout while commands wait).
+ * Between replies it is left alone (re-arming it per reply would cost
+ * tree operations); when it fires, the deadlines decide: requests whose
+ * own has passed are told and fall back, one at a time, since each runs
+ * its phases and may end the connection; the connection fails if its own
+ * has passed; otherwise the timer is set for the next.
  */
 
 static void
@@ -903,27 +923,98 @@ ngx_http_admin_redis_timeout(ngx_event_t *ev)
 {
     ngx_http_admin_redis_t  *rd = ev->data;
 
+    void                     *data;
+    ngx_msec_int_t            idle;
+    ngx_connection_t         *c;
+    ngx_http_admin_waiter_t  *w;
+    ngx_http_admin_reply_pt   handler;
+
+    c = rd->peer.connection;
+
+    while ((w = ngx_http_admin_redis_late(rd)) != NULL) {
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "admin redis: a lookup passed its deadline");
+
+        /* the reply will be read and dropped */
+
+        handler = w->handler;
+        data = w->data;
+        w->handler = NULL;
+        w->data = NULL;
+
+        handler(data, NULL);
+
+        if (rd->peer.connection != c || rd->head == NULL) {
+            return;
+        }
+    }
+
     if (rd->head == NULL) {
         return;
     }
 
-    if ((ngx_msec_int_t) (rd->head->deadline - ngx_current_msec) > 0) {
-        ngx_http_admin_redis_arm(rd);
+    idle = (ngx_msec_int_t) (ngx_current_msec
+                             - ngx_max(rd->head->queued, rd->replied));
+
+    if (idle >= (ngx_msec_int_t) rd->conf->timeout) {
+        ngx_http_admin_redis_fail(rd, NGX_ETIMEDOUT, "timed out");
         return;
     }
 
-    ngx_http_admin_redis_fail(rd, NGX_ETIMEDOUT, "timed out");
+    ngx_http_admin_redis_arm(rd);
+}
+
+
+/* a waiter still told of its reply whose own deadline has passed */
+
+static ngx_http_admin_waiter_t *
+ngx_http_admin_redis_late(ngx_http_admin_redis_t *rd)
+{
+    ngx_http_admin_waiter_t  *w;
+
+    for (w = rd->head; w; w = w->next) {
+
+        if (w->deadline && w->handler
+            && (ngx_msec_int_t) (w->deadline - ngx_current_msec) <= 0)
+        {
+            return w;
+        }
+    }
+
+    return NULL;
 }
 
 
 static void
 ngx_http_admin_redis_arm(ngx_http_admin_redis_t *rd)
 {
-    ngx_msec_int_t  left;
+    ngx_msec_t                next;
+    ngx_msec_int_t            left;
+    ngx_http_admin_waiter_t  *w;
 
-    left = (ngx_msec_int_t) (rd->head->deadline - ngx_current_msec);
+    next = ngx_max(rd->head->queued, rd->replied) + rd->conf->timeout;
+
+    for (w = rd->head; w; w = w->next) {
+
+        if (w->deadline && w->handler
+            && (ngx_msec_int_t) (w->deadline - next) < 0)
+        {
+            next = w->deadline;
+        }
+    }
+
+    /* ngx_add_timer() would keep a later key within NGX_TIMER_LAZY_DELAY */
+
+    if (rd->timer.timer_set) {
+        ngx_del_timer(&rd->timer);
+    }
+
+    left = (ngx_msec_int_t) (next - ngx_current_msec);
 
     ngx_add_timer(&rd->timer, (ngx_msec_t) ngx_max(left, 1));
+
+    rd->timer_at = next;
 }
 
 
@@ -936,8 +1027,8 @@ ngx_http_admin_redis_arm(ngx_http_admin_redis_t *rd)
 
 static ngx_int_t
 ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd, ngx_str_t *argv,
-    ngx_uint_t argc, ngx_http_admin_reply_pt handler, void *data,
-    ngx_http_admin_waiter_t **waiter)
+    ngx_uint_t argc, ngx_msec_t timeout, ngx_http_admin_reply_pt handler,
+    void *data, ngx_http_admin_waiter_t **waiter)
 {
     u_char                   *p;
     size_t                    size;
@@ -981,7 +1072,8 @@ ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd, ngx_str_t *argv,
     w->next = NULL;
     w->handler = handler;
     w->data = data;
-    w->deadline = ngx_current_msec + rd->conf->timeout;
+    w->queued = ngx_current_msec;
+    w->deadline = timeout ? ngx_current_msec + timeout : 0;
     w->owned = 0;
 
     if (rd->tail) {
@@ -989,10 +1081,18 @@ ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd, ngx_str_t *argv,
 
     } else {
         rd->head = w;
-        ngx_http_admin_redis_arm(rd);
     }
 
     rd->tail = w;
+
+    /* a first command, or one with a deadline before the timer's */
+
+    if (!rd->timer.timer_set
+        || (w->deadline
+            && (ngx_msec_int_t) (w->deadline - rd->timer_at) < 0))
+    {
+        ngx_http_admin_redis_arm(rd);
+    }
 
     if (waiter) {
         *waiter = w;

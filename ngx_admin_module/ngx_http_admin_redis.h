@@ -24,8 +24,9 @@ ngx_int_t ngx_http_admin_redis_init_process(ngx_cycle_t *cycle,
     ngx_array_t *confs);
 void ngx_http_admin_redis_exit_process(ngx_array_t *confs);
 ngx_int_t ngx_http_admin_redis_command(ngx_http_admin_redis_conf_t *rcf,
-    ngx_str_t *argv, ngx_uint_t argc, ngx_http_admin_reply_pt handler,
-    void *data, ngx_http_admin_waiter_t **waiter);
+    ngx_str_t *argv, ngx_uint_t argc, ngx_msec_t timeout,
+    ngx_http_admin_reply_pt handler, void *data,
+    ngx_http_admin_waiter_t **waiter);
 void ngx_http_admin_redis_cancel(ngx_http_admin_waiter_t *waiter);
 void ngx_http_admin_redis_own(ngx_http_admin_waiter_t *waiter);
 
