@@ -58,7 +58,10 @@ typedef void (*ngx_http_admin_connect_pt)(ngx_http_admin_redis_conf_t *rcf);
 /* one admin_gate_redis directive */
 
 struct ngx_http_admin_redis_conf_s {
-    ngx_addr_t                 addr;
+    ngx_addr_t                 addr;          /* or the master's name */
+    ngx_array_t               *sentinels;     /* of ngx_addr_t, or NULL */
+    ngx_str_t                  master;        /* its name, for Sentinel */
+    ngx_str_t                  sentinel_password;
     ngx_int_t                  db;            /* -1: no SELECT */
     ngx_str_t                  username;
     ngx_str_t                  password;

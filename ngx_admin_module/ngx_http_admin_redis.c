@@ -82,11 +82,39 @@ struct ngx_http_admin_redis_s {
     ngx_http_admin_redis_state_e   state;
     unsigned                       connected:1;
     unsigned                       outage:1;
+
+    /* with Sentinel */
+    unsigned                       asking:1;      /* talks to a Sentinel */
+    unsigned                       known:1;       /* the master's address */
+    unsigned                       subscriber:1;  /* is "sub" of "main" */
+    ngx_uint_t                     sentinel;      /* the one to ask next */
+    ngx_uint_t                     asked;         /* in vain, this round */
+    ngx_addr_t                     master;
+    ngx_sockaddr_t                 master_sa;
+    u_char                         master_text[NGX_SOCKADDR_STRLEN];
+    ngx_http_admin_redis_t        *sub;           /* +switch-master */
+    ngx_http_admin_redis_t        *main;
 };
 
 
+static ngx_int_t ngx_http_admin_redis_addr(ngx_conf_t *cf, ngx_str_t *text,
+    ngx_addr_t *addr);
+static ngx_int_t ngx_http_admin_redis_sentinels(ngx_conf_t *cf,
+    ngx_http_admin_redis_conf_t *rcf, ngx_str_t *value);
 static void ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd);
 static ngx_int_t ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd);
+static ngx_int_t ngx_http_admin_redis_ask(ngx_http_admin_redis_t *rd);
+static void ngx_http_admin_redis_master(void *data, redisReply *reply);
+static void ngx_http_admin_redis_role(void *data, redisReply *reply);
+static void ngx_http_admin_redis_subscribed(void *data, redisReply *reply);
+static void ngx_http_admin_redis_push(ngx_http_admin_redis_t *rd,
+    redisReply *reply);
+static ngx_int_t ngx_http_admin_redis_string(redisReply *reply,
+    const char *s);
+static void ngx_http_admin_redis_ready(ngx_http_admin_redis_t *rd);
+static ngx_http_admin_redis_t *ngx_http_admin_redis_create(
+    ngx_cycle_t *cycle, ngx_http_admin_redis_conf_t *rcf);
+static void ngx_http_admin_redis_free(ngx_http_admin_redis_t *rd);
 static void ngx_http_admin_redis_ok(void *data, redisReply *reply);
 static void ngx_http_admin_redis_pong(void *data, redisReply *reply);
 static ngx_int_t ngx_http_admin_redis_status(ngx_http_admin_redis_t *rd,
@@ -129,45 +157,30 @@ ngx_http_admin_redis_init_process(ngx_cycle_t *cycle, ngx_array_t *confs)
     rcfp = confs->elts;
 
     for (i = 0; i < confs->nelts; i++) {
-        rd = ngx_pcalloc(cycle->pool, sizeof(ngx_http_admin_redis_t));
+        rd = ngx_http_admin_redis_create(cycle, rcfp[i]);
         if (rd == NULL) {
             return NGX_ERROR;
         }
 
-        rd->conf = rcfp[i];
-        rd->backoff = NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN;
-
-        /*
-         * nginx logs a failed connect() itself, at "error" or "crit",
-         * each time; the outage is logged once below instead, so the
-         * connection gets a copy of the log that keeps only debug lines
-         * and alerts
-         */
-
-        rd->log = *cycle->log;
-        rd->log.next = NULL;
-
-        if (!(rd->log.log_level & NGX_LOG_DEBUG_ALL)) {
-            rd->log.log_level = ngx_min(rd->log.log_level, NGX_LOG_ALERT);
-        }
-
-        /*
-         * a request waiting for a reply has no timer of its own: the
-         * command timer keeps an exiting worker until it is answered
-         */
-
-        rd->timer.handler = ngx_http_admin_redis_timeout;
-        rd->timer.data = rd;
-        rd->timer.log = cycle->log;
-
-        rd->retry.handler = ngx_http_admin_redis_reconnect;
-        rd->retry.data = rd;
-        rd->retry.log = cycle->log;
-        rd->retry.cancelable = 1;
-
         /* each worker writes its own copy of the configuration */
 
         rcfp[i]->redis = rd;
+
+        if (rcfp[i]->sentinels) {
+
+            /* a second connection, to a Sentinel, hears of failovers */
+
+            rd->sub = ngx_http_admin_redis_create(cycle, rcfp[i]);
+            if (rd->sub == NULL) {
+                return NGX_ERROR;
+            }
+
+            rd->sub->subscriber = 1;
+            rd->sub->main = rd;
+            rd->sub->sentinel = 1;
+
+            ngx_http_admin_redis_connect(rd->sub);
+        }
 
         ngx_http_admin_redis_connect(rd);
     }
@@ -176,60 +189,117 @@ ngx_http_admin_redis_init_process(ngx_cycle_t *cycle, ngx_array_t *confs)
 }
 
 
+static ngx_http_admin_redis_t *
+ngx_http_admin_redis_create(ngx_cycle_t *cycle,
+    ngx_http_admin_redis_conf_t *rcf)
+{
+    ngx_http_admin_redis_t  *rd;
+
+    rd = ngx_pcalloc(cycle->pool, sizeof(ngx_http_admin_redis_t));
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->conf = rcf;
+    rd->backoff = NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN;
+
+    /*
+     * nginx logs a failed connect() itself, at "error" or "crit", each
+     * time; the outage is logged once below instead, so the connection
+     * gets a copy of the log that keeps only debug lines and alerts
+     */
+
+    rd->log = *cycle->log;
+    rd->log.next = NULL;
+
+    if (!(rd->log.log_level & NGX_LOG_DEBUG_ALL)) {
+        rd->log.log_level = ngx_min(rd->log.log_level, NGX_LOG_ALERT);
+    }
+
+    /*
+     * a request waiting for a reply has no timer of its own: the command
+     * timer keeps an exiting worker until it is answered
+     */
+
+    rd->timer.handler = ngx_http_admin_redis_timeout;
+    rd->timer.data = rd;
+    rd->timer.log = cycle->log;
+
+    rd->retry.handler = ngx_http_admin_redis_reconnect;
+    rd->retry.data = rd;
+    rd->retry.log = cycle->log;
+    rd->retry.cancelable = 1;
+
+    return rd;
+}
+
+
 void
 ngx_http_admin_redis_exit_process(ngx_array_t *confs)
 {
     ngx_uint_t                     i;
-    ngx_http_admin_redis_t        *rd;
-    ngx_http_admin_waiter_t       *w;
     ngx_http_admin_redis_conf_t  **rcfp;
 
     rcfp = confs->elts;
 
     for (i = 0; i < confs->nelts; i++) {
-        rd = rcfp[i]->redis;
 
-        if (rd == NULL) {
+        if (rcfp[i]->redis == NULL) {
             continue;
         }
 
-        ngx_http_admin_redis_close(rd);
-
-        if (rd->retry.timer_set) {
-            ngx_del_timer(&rd->retry);
+        if (rcfp[i]->redis->sub) {
+            ngx_http_admin_redis_free(rcfp[i]->redis->sub);
         }
 
-        /* no reply will come: what the handlers would free goes here */
-
-        while (rd->head) {
-            w = rd->head;
-            rd->head = w->next;
-
-            if (w->owned && w->handler) {
-                ngx_free(w->data);
-            }
-
-            ngx_free(w);
-        }
-
-        while (rd->free) {
-            w = rd->free;
-            rd->free = w->next;
-            ngx_free(w);
-        }
-
-        if (rd->start) {
-            ngx_free(rd->start);
-        }
+        ngx_http_admin_redis_free(rcfp[i]->redis);
 
         rcfp[i]->redis = NULL;
     }
 }
 
 
+static void
+ngx_http_admin_redis_free(ngx_http_admin_redis_t *rd)
+{
+    ngx_http_admin_waiter_t  *w;
+
+    ngx_http_admin_redis_close(rd);
+
+    if (rd->retry.timer_set) {
+        ngx_del_timer(&rd->retry);
+    }
+
+    /* no reply will come: what the handlers would free goes here */
+
+    while (rd->head) {
+        w = rd->head;
+        rd->head = w->next;
+
+        if (w->owned && w->handler) {
+            ngx_free(w->data);
+        }
+
+        ngx_free(w);
+    }
+
+    while (rd->free) {
+        w = rd->free;
+        rd->free = w->next;
+        ngx_free(w);
+    }
+
+    if (rd->start) {
+        ngx_free(rd->start);
+    }
+}
+
+
 /*
  * admin_gate_redis host:port | unix:/path [db=N] [password=P] [username=U]
- * A host name is resolved here, at configuration time, never in a worker.
+ * admin_gate_redis sentinel=host:port[,host:port...] master=NAME
+ *                  [sentinel_password=P] [db=N] [password=P] [username=U]
+ * Host names are resolved here, at configuration time, never in a worker.
  */
 
 char *
@@ -237,7 +307,6 @@ ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_admin_srv_conf_t *ascf = conf;
 
-    ngx_url_t                     u;
     ngx_str_t                    *value;
     ngx_uint_t                    i;
     ngx_http_admin_main_conf_t   *amcf;
@@ -256,29 +325,19 @@ ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
+    i = 1;
 
-    u.url = value[1];
-    u.default_port = 6379;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in redis address \"%V\"", u.err, &u.url);
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '=')
+        == NULL)
+    {
+        if (ngx_http_admin_redis_addr(cf, &value[1], &rcf->addr) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
 
-        return NGX_CONF_ERROR;
+        i = 2;
     }
 
-    if (u.naddrs == 0 || u.uri.len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid redis address \"%V\"", &u.url);
-        return NGX_CONF_ERROR;
-    }
-
-    rcf->addr = u.addrs[0];
-
-    for (i = 2; i < cf->args->nelts; i++) {
+    for ( /* void */ ; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
             rcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
@@ -309,6 +368,35 @@ ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "sentinel=", 9) == 0
+            && value[i].len > 9 && rcf->addr.name.len == 0
+            && rcf->sentinels == NULL)
+        {
+            if (ngx_http_admin_redis_sentinels(cf, rcf, &value[i])
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "master=", 7) == 0
+            && value[i].len > 7)
+        {
+            rcf->master.data = value[i].data + 7;
+            rcf->master.len = value[i].len - 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "sentinel_password=", 18) == 0
+            && value[i].len > 18)
+        {
+            rcf->sentinel_password.data = value[i].data + 18;
+            rcf->sentinel_password.len = value[i].len - 18;
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
         return NGX_CONF_ERROR;
@@ -318,9 +406,37 @@ ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "has \"username=\" without \"password=\"";
     }
 
-    /* the Redis, as revocations remember it across workers and reloads */
+    if (rcf->sentinels == NULL
+        && (rcf->master.len || rcf->sentinel_password.len))
+    {
+        return "has \"master=\" or \"sentinel_password=\" without "
+               "\"sentinel=\"";
+    }
+
+    if (rcf->sentinels && rcf->master.len == 0) {
+        return "has \"sentinel=\" without \"master=\"";
+    }
+
+    if (rcf->sentinels == NULL && rcf->addr.name.len == 0) {
+        return "has neither an address nor \"sentinel=\"";
+    }
+
+    if (rcf->sentinels) {
+        /* in the logs, the master is its name */
+        rcf->addr.name = rcf->master;
+    }
+
+    /*
+     * the Redis, as revocations remember it across workers and reloads:
+     * with Sentinel, the master's name, wherever it runs
+     */
 
     ngx_crc32_init(rcf->rid);
+
+    if (rcf->sentinels) {
+        ngx_crc32_update(&rcf->rid, (u_char *) "sentinel:", 9);
+    }
+
     ngx_crc32_update(&rcf->rid, rcf->addr.name.data, rcf->addr.name.len);
     ngx_crc32_update(&rcf->rid, (u_char *) &rcf->db, sizeof(ngx_int_t));
     ngx_crc32_final(rcf->rid);
@@ -343,6 +459,98 @@ ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static ngx_int_t
+ngx_http_admin_redis_addr(ngx_conf_t *cf, ngx_str_t *text, ngx_addr_t *addr)
+{
+    ngx_url_t  u;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *text;
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in redis address \"%V\"", u.err, &u.url);
+        }
+
+        return NGX_ERROR;
+    }
+
+    if (u.naddrs == 0 || u.uri.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid redis address \"%V\"", &u.url);
+        return NGX_ERROR;
+    }
+
+    *addr = u.addrs[0];
+
+    return NGX_OK;
+}
+
+
+/* sentinel=host:port[,host:port...], default port 26379 */
+
+static ngx_int_t
+ngx_http_admin_redis_sentinels(ngx_conf_t *cf,
+    ngx_http_admin_redis_conf_t *rcf, ngx_str_t *value)
+{
+    u_char      *p, *last, *comma;
+    ngx_url_t    u;
+    ngx_addr_t  *addr;
+
+    rcf->sentinels = ngx_array_create(cf->pool, 3, sizeof(ngx_addr_t));
+    if (rcf->sentinels == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = value->data + 9;
+    last = value->data + value->len;
+
+    while (p < last) {
+        comma = ngx_strlchr(p, last, ',');
+
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url.data = p;
+        u.url.len = comma - p;
+        u.default_port = 26379;
+
+        if (u.url.len == 0 || ngx_parse_url(cf->pool, &u) != NGX_OK
+            || u.naddrs == 0 || u.uri.len)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid sentinel address \"%V\"%s%s",
+                               &u.url, u.err ? ": " : "",
+                               u.err ? u.err : "");
+            return NGX_ERROR;
+        }
+
+        addr = ngx_array_push(rcf->sentinels);
+        if (addr == NULL) {
+            return NGX_ERROR;
+        }
+
+        *addr = u.addrs[0];
+
+        p = comma + 1;
+    }
+
+    if (rcf->sentinels->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", value);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * Queues a command.  NGX_DECLINED: Redis is down, nothing was queued.
  * The handler gets the reply, or NULL on failure, or when "timeout" (if
@@ -360,7 +568,9 @@ ngx_http_admin_redis_command(ngx_http_admin_redis_conf_t *rcf,
 
     rd = rcf->redis;
 
-    if (rd == NULL || rd->state == NGX_HTTP_ADMIN_REDIS_DOWN) {
+    /* nothing goes to a Sentinel but the question */
+
+    if (rd == NULL || rd->state == NGX_HTTP_ADMIN_REDIS_DOWN || rd->asking) {
         return NGX_DECLINED;
     }
 
@@ -391,20 +601,44 @@ ngx_http_admin_redis_own(ngx_http_admin_waiter_t *waiter)
 }
 
 
+/*
+ * Connects to the Redis, or with Sentinel: to the master it knows, or to
+ * a Sentinel to ask for it (the subscription always to a Sentinel).
+ */
+
 static void
 ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
 {
-    ngx_int_t          rc;
-    ngx_connection_t  *c;
+    ngx_int_t                     rc;
+    ngx_addr_t                   *addr;
+    ngx_connection_t             *c;
+    ngx_http_admin_redis_conf_t  *rcf;
+
+    rcf = rd->conf;
+    addr = &rcf->addr;
+
+    rd->asking = 0;
+
+    if (rcf->sentinels) {
+
+        if (rd->subscriber || !rd->known) {
+            addr = rcf->sentinels->elts;
+            addr = &addr[rd->sentinel % rcf->sentinels->nelts];
+            rd->asking = !rd->subscriber;
+
+        } else {
+            addr = &rd->master;
+        }
+    }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "admin redis connect \"%V\"", &rd->conf->addr.name);
+                   "admin redis connect \"%V\"", &addr->name);
 
     ngx_memzero(&rd->peer, sizeof(ngx_peer_connection_t));
 
-    rd->peer.sockaddr = rd->conf->addr.sockaddr;
-    rd->peer.socklen = rd->conf->addr.socklen;
-    rd->peer.name = &rd->conf->addr.name;
+    rd->peer.sockaddr = addr->sockaddr;
+    rd->peer.socklen = addr->socklen;
+    rd->peer.name = &addr->name;
     rd->peer.get = ngx_event_get_peer;
     rd->peer.log = &rd->log;
     rd->peer.log_error = NGX_ERROR_ERR;
@@ -436,7 +670,7 @@ ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
         return;
     }
 
-    if (rd->conf->connect) {
+    if (rd->conf->connect && !rd->asking && !rd->subscriber) {
         rd->conf->connect(rd->conf);
     }
 
@@ -447,7 +681,10 @@ ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
 }
 
 
-/* AUTH [username] password, SELECT db, PING: ready when all say so */
+/*
+ * AUTH [username] password, SELECT db, PING: ready when all say so; with
+ * Sentinel, ROLE in place of PING: ready when it is the master.
+ */
 
 static ngx_int_t
 ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
@@ -456,6 +693,10 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
     ngx_str_t                     argv[3];
     ngx_uint_t                    n;
     ngx_http_admin_redis_conf_t  *rcf;
+
+    if (rd->asking || rd->subscriber) {
+        return ngx_http_admin_redis_ask(rd);
+    }
 
     rcf = rd->conf;
 
@@ -497,10 +738,263 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
         }
     }
 
+    if (rcf->sentinels) {
+        ngx_str_set(&argv[0], "ROLE");
+
+        return ngx_http_admin_redis_queue(rd, argv, 1, 0,
+                                          ngx_http_admin_redis_role, rd,
+                                          NULL);
+    }
+
     ngx_str_set(&argv[0], "PING");
 
     return ngx_http_admin_redis_queue(rd, argv, 1, 0,
                                       ngx_http_admin_redis_pong, rd, NULL);
+}
+
+
+/*
+ * To a Sentinel: AUTH sentinel_password, then SENTINEL
+ * get-master-addr-by-name, or for the subscription SUBSCRIBE
+ * +switch-master.
+ */
+
+static ngx_int_t
+ngx_http_admin_redis_ask(ngx_http_admin_redis_t *rd)
+{
+    ngx_str_t                     argv[3];
+    ngx_http_admin_redis_conf_t  *rcf;
+
+    rcf = rd->conf;
+
+    if (rcf->sentinel_password.len) {
+        ngx_str_set(&argv[0], "AUTH");
+        argv[1] = rcf->sentinel_password;
+
+        if (ngx_http_admin_redis_queue(rd, argv, 2, 0,
+                                       ngx_http_admin_redis_ok, rd, NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rd->subscriber) {
+        ngx_str_set(&argv[0], "SUBSCRIBE");
+        ngx_str_set(&argv[1], "+switch-master");
+
+        return ngx_http_admin_redis_queue(rd, argv, 2, 0,
+                                          ngx_http_admin_redis_subscribed,
+                                          rd, NULL);
+    }
+
+    ngx_str_set(&argv[0], "SENTINEL");
+    ngx_str_set(&argv[1], "get-master-addr-by-name");
+    argv[2] = rcf->master;
+
+    return ngx_http_admin_redis_queue(rd, argv, 3, 0,
+                                      ngx_http_admin_redis_master, rd, NULL);
+}
+
+
+/*
+ * The Sentinel's answer: the master's address, ["ip", "port"]; it is
+ * connected to at once.  Anything else: the next Sentinel is asked.
+ */
+
+static void
+ngx_http_admin_redis_master(void *data, redisReply *reply)
+{
+    ngx_http_admin_redis_t  *rd = data;
+
+    size_t                len;
+    ngx_int_t             port;
+    redisReply          **e;
+    struct sockaddr_in   *sin;
+    u_char                ip[NGX_SOCKADDR_STRLEN];
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6  *sin6;
+#endif
+
+    if (reply == NULL) {
+        return;
+    }
+
+    e = reply->element;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING
+        || e[0]->len == 0 || e[0]->len >= sizeof(ip))
+    {
+        ngx_http_admin_redis_fail(rd, 0, "the sentinel does not know the "
+                                  "master");
+        return;
+    }
+
+    port = ngx_atoi((u_char *) e[1]->str, e[1]->len);
+
+    if (port < 1 || port > 65535) {
+        ngx_http_admin_redis_fail(rd, 0, "invalid sentinel reply");
+        return;
+    }
+
+    len = e[0]->len;
+    ngx_memcpy(ip, e[0]->str, len);
+    ip[len] = '\0';
+
+    ngx_memzero(&rd->master_sa, sizeof(ngx_sockaddr_t));
+
+    sin = &rd->master_sa.sockaddr_in;
+
+    if (inet_pton(AF_INET, (char *) ip, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((in_port_t) port);
+        rd->master.socklen = sizeof(struct sockaddr_in);
+
+#if (NGX_HAVE_INET6)
+    } else if (inet_pton(AF_INET6, (char *) ip,
+                         &rd->master_sa.sockaddr_in6.sin6_addr) == 1)
+    {
+        sin6 = &rd->master_sa.sockaddr_in6;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((in_port_t) port);
+        rd->master.socklen = sizeof(struct sockaddr_in6);
+#endif
+
+    } else {
+        ngx_http_admin_redis_fail(rd, 0, "invalid sentinel reply");
+        return;
+    }
+
+    rd->master.sockaddr = &rd->master_sa.sockaddr;
+    rd->master.name.data = rd->master_text;
+    rd->master.name.len = ngx_sock_ntop(rd->master.sockaddr,
+                                        rd->master.socklen, rd->master_text,
+                                        NGX_SOCKADDR_STRLEN, 1);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "admin redis: sentinel says master \"%V\" is at %V",
+                   &rd->conf->master, &rd->master.name);
+
+    /* this Sentinel answered: it is asked first next time */
+
+    rd->known = 1;
+    rd->asked = 0;
+
+    ngx_http_admin_redis_close(rd);
+    ngx_http_admin_redis_connect(rd);
+}
+
+
+/* ROLE: ["master", ...] is the one; anything else, Sentinel is asked */
+
+static void
+ngx_http_admin_redis_role(void *data, redisReply *reply)
+{
+    ngx_http_admin_redis_t  *rd = data;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+        || ngx_http_admin_redis_string(reply->element[0], "master")
+           != NGX_OK)
+    {
+        ngx_http_admin_redis_fail(rd, 0, "not a master");
+        return;
+    }
+
+    ngx_http_admin_redis_ready(rd);
+}
+
+
+/* ["subscribe", "+switch-master", 1]: the subscription is on */
+
+static void
+ngx_http_admin_redis_subscribed(void *data, redisReply *reply)
+{
+    ngx_http_admin_redis_t  *rd = data;
+
+    if (reply == NULL) {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || ngx_http_admin_redis_string(reply->element[0], "subscribe")
+           != NGX_OK)
+    {
+        ngx_http_admin_redis_fail(rd, 0, "subscription refused");
+        return;
+    }
+
+    rd->state = NGX_HTTP_ADMIN_REDIS_READY;
+    rd->backoff = NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN;
+}
+
+
+/*
+ * A message of the subscription: ["message", "+switch-master",
+ * "<name> <old ip> <old port> <new ip> <new port>"].  A failover of our
+ * master ends the connection to the old one; the next asks a Sentinel.
+ */
+
+static void
+ngx_http_admin_redis_push(ngx_http_admin_redis_t *rd, redisReply *reply)
+{
+    redisReply              *msg;
+    ngx_str_t               *name;
+    ngx_http_admin_redis_t  *conn;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || ngx_http_admin_redis_string(reply->element[0], "message")
+           != NGX_OK)
+    {
+        return;
+    }
+
+    msg = reply->element[2];
+    name = &rd->conf->master;
+
+    if (msg->type != REDIS_REPLY_STRING
+        || msg->len <= name->len
+        || msg->str[name->len] != ' '
+        || ngx_strncmp(msg->str, name->data, name->len) != 0)
+    {
+        return;
+    }
+
+    conn = rd->main;
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "admin gate redis \"%V\": the sentinels announce a new "
+                  "master", name);
+
+    conn->known = 0;
+
+    if (conn->state == NGX_HTTP_ADMIN_REDIS_DOWN) {
+        return;
+    }
+
+    ngx_http_admin_redis_fail(conn, 0, "the master changed");
+}
+
+
+static ngx_int_t
+ngx_http_admin_redis_string(redisReply *reply, const char *s)
+{
+    size_t  len;
+
+    len = ngx_strlen(s);
+
+    if ((reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS)
+        || reply->len != len
+        || ngx_strncmp(reply->str, s, len) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -526,14 +1020,29 @@ ngx_http_admin_redis_pong(void *data, redisReply *reply)
         return;
     }
 
+    ngx_http_admin_redis_ready(rd);
+}
+
+
+static void
+ngx_http_admin_redis_ready(ngx_http_admin_redis_t *rd)
+{
     rd->state = NGX_HTTP_ADMIN_REDIS_READY;
     rd->backoff = NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN;
 
     if (rd->outage) {
         rd->outage = 0;
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "admin gate redis \"%V\" is available again",
-                      &rd->conf->addr.name);
+
+        if (rd->conf->sentinels) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "admin gate redis \"%V\" is available again, "
+                          "at %V", &rd->conf->addr.name, &rd->master.name);
+
+        } else {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "admin gate redis \"%V\" is available again",
+                          &rd->conf->addr.name);
+        }
     }
 }
 
@@ -584,19 +1093,62 @@ ngx_http_admin_redis_fail(ngx_http_admin_redis_t *rd, ngx_err_t err,
     const char *why)
 {
     void                     *data;
+    ngx_msec_t                delay;
     ngx_http_admin_waiter_t  *w, *next;
     ngx_http_admin_reply_pt   handler;
 
-    if (rd->outage) {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, err,
-                       "admin redis \"%V\" still unavailable: %s",
-                       &rd->conf->addr.name, why);
+    delay = rd->backoff;
+
+    if (rd->subscriber) {
+
+        /* the next Sentinel; failovers are still seen by the master's loss */
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, err,
+                       "admin redis: sentinel subscription lost: %s", why);
+
+        rd->sentinel++;
+
+    } else if (rd->asking
+               && ++rd->asked < rd->conf->sentinels->nelts)
+    {
+        /* the next Sentinel, at once */
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, err,
+                       "admin redis: sentinel did not answer: %s", why);
+
+        rd->sentinel++;
+        delay = 1;
 
     } else {
-        rd->outage = 1;
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, err,
-                      "admin gate redis \"%V\" is unavailable: %s",
-                      &rd->conf->addr.name, why);
+
+        if (rd->asking) {
+            /* none of them knows the master: an outage */
+            rd->sentinel++;
+            rd->asked = 0;
+        }
+
+        /* with Sentinel, the master is asked for again after any failure */
+
+        rd->known = 0;
+
+        if (rd->outage) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, err,
+                           "admin redis \"%V\" still unavailable: %s",
+                           &rd->conf->addr.name, why);
+
+        } else if (rd->asking) {
+            rd->outage = 1;
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, err,
+                          "admin gate redis \"%V\" is unavailable: no "
+                          "sentinel gives its master: %s",
+                          &rd->conf->addr.name, why);
+
+        } else {
+            rd->outage = 1;
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, err,
+                          "admin gate redis \"%V\" is unavailable: %s",
+                          &rd->conf->addr.name, why);
+        }
     }
 
     ngx_http_admin_redis_close(rd);
@@ -604,9 +1156,12 @@ ngx_http_admin_redis_fail(ngx_http_admin_redis_t *rd, ngx_err_t err,
     rd->state = NGX_HTTP_ADMIN_REDIS_DOWN;
 
     if (!ngx_exiting && !ngx_terminate && !ngx_quit) {
-        ngx_add_timer(&rd->retry, rd->backoff);
-        rd->backoff = ngx_min(2 * rd->backoff,
-                              NGX_HTTP_ADMIN_REDIS_BACKOFF_MAX);
+        ngx_add_timer(&rd->retry, delay);
+
+        if (delay == rd->backoff) {
+            rd->backoff = ngx_min(2 * rd->backoff,
+                                  NGX_HTTP_ADMIN_REDIS_BACKOFF_MAX);
+        }
     }
 
     w = rd->head;
@@ -860,6 +1415,12 @@ ngx_http_admin_redis_dispatch(ngx_http_admin_redis_t *rd, redisReply *reply)
 
     w = rd->head;
 
+    if (w == NULL && rd->subscriber && rd->state == NGX_HTTP_ADMIN_REDIS_READY)
+    {
+        ngx_http_admin_redis_push(rd, reply);
+        return (rd->peer.connection == c) ? NGX_OK : NGX_ERROR;
+    }
+
     if (w == NULL) {
         ngx_http_admin_redis_fail(rd, 0, "unexpected reply");
         return NGX_ERROR;
@@ -888,6 +1449,17 @@ ngx_http_admin_redis_dispatch(ngx_http_admin_redis_t *rd, redisReply *reply)
     }
 
     if (rd->peer.connection != c) {
+        return NGX_ERROR;
+    }
+
+    /* a write to a master that has become a replica */
+
+    if (rd->conf->sentinels
+        && reply->type == REDIS_REPLY_ERROR
+        && reply->len >= sizeof("READONLY") - 1
+        && ngx_strncmp(reply->str, "READONLY", sizeof("READONLY") - 1) == 0)
+    {
+        ngx_http_admin_redis_fail(rd, 0, "the master is a replica now");
         return NGX_ERROR;
     }
 

@@ -193,12 +193,34 @@ ngx_http_admin_tenant_sharing(ngx_conf_t *cf, ngx_uint_t s, ngx_uint_t defaults)
 
         /* without Redis, both share the zone */
 
-        if (a == b
-            || (a != NULL && b != NULL
-                && ngx_max(a->db, 0) == ngx_max(b->db, 0)
-                && ngx_cmp_sockaddr(a->addr.sockaddr, a->addr.socklen,
-                                    b->addr.sockaddr, b->addr.socklen, 1)
-                   == NGX_OK))
+        if (a == b) {
+            return other;
+        }
+
+        if (a == NULL || b == NULL
+            || ngx_max(a->db, 0) != ngx_max(b->db, 0))
+        {
+            continue;
+        }
+
+        /* with Sentinel, a Redis is the master's name */
+
+        if (a->sentinels || b->sentinels) {
+
+            if (a->sentinels && b->sentinels
+                && a->master.len == b->master.len
+                && ngx_strncmp(a->master.data, b->master.data,
+                               a->master.len) == 0)
+            {
+                return other;
+            }
+
+            continue;
+        }
+
+        if (ngx_cmp_sockaddr(a->addr.sockaddr, a->addr.socklen,
+                             b->addr.sockaddr, b->addr.socklen, 1)
+            == NGX_OK)
         {
             return other;
         }

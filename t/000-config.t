@@ -50,6 +50,30 @@ refused('admin_gate with a bad value', "admin_gate yes;\n",
 refused('admin_gate_verify without an argument', "admin_gate_verify;\n",
     qr/invalid number of arguments in "admin_gate_verify" directive/);
 
+refused('sentinel without master',
+    "admin_gate_redis sentinel=127.0.0.1:26379;\n",
+    qr/"admin_gate_redis" directive has "sentinel=" without "master="/);
+
+refused('master without sentinel',
+    "admin_gate_redis 127.0.0.1:6379 master=gate;\n",
+    qr/has "master=" or "sentinel_password=" without "sentinel="/);
+
+refused('sentinel and an address',
+    "admin_gate_redis 127.0.0.1:6379 sentinel=127.0.0.1:26379 master=g;\n",
+    qr/invalid parameter "sentinel=127.0.0.1:26379"/);
+
+refused('a bad sentinel address',
+    "admin_gate_redis sentinel=127.0.0.1:26379,,x:y master=gate;\n",
+    qr/invalid sentinel address ""/);
+
+refused('neither an address nor sentinels',
+    "admin_gate_redis db=1;\n",
+    qr/has neither an address nor "sentinel="/);
+
+accepted('Sentinel', "admin_gate_redis sentinel=127.0.0.1:26379,"
+    . "127.0.0.1:26380,localhost master=gate sentinel_password=x "
+    . "password=y db=2;\n");
+
 accepted('a complete configuration', "admin_gate on;\n"
     . "admin_gate_verify /_admin_gate_verify;\n"
     . "admin_gate_prefix /_synapse/admin /_matrix/client/v3/admin;\n"
