@@ -10,7 +10,7 @@
 
 #include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_resp.h"
-#include "ngx_http_admin_revoke.h"
+#include "ngx_http_admin_sentinel.h"
 
 
 /*
@@ -41,87 +41,13 @@
 #define NGX_HTTP_ADMIN_REDIS_OUT_MIN      4096
 
 
-typedef enum {
-    NGX_HTTP_ADMIN_REDIS_DOWN = 0,
-    NGX_HTTP_ADMIN_REDIS_CONNECTING,
-    NGX_HTTP_ADMIN_REDIS_READY
-} ngx_http_admin_redis_state_e;
-
-
-struct ngx_http_admin_waiter_s {
-    ngx_http_admin_waiter_t       *next;
-    ngx_http_admin_reply_pt        handler;
-    void                          *data;
-    ngx_msec_t                     queued;
-    ngx_msec_t                     deadline;      /* 0: the connection's */
-    ngx_uint_t                     owned;         /* free data at exit */
-};
-
-
-struct ngx_http_admin_redis_s {
-    ngx_http_admin_redis_conf_t   *conf;
-    ngx_peer_connection_t          peer;
-    ngx_http_admin_resp_t          resp;          /* the reply reader */
-
-    u_char                        *start;         /* output buffer */
-    u_char                        *pos;
-    u_char                        *last;
-    u_char                        *end;
-
-    ngx_http_admin_waiter_t       *head;
-    ngx_http_admin_waiter_t       *tail;
-    ngx_http_admin_waiter_t       *free;
-
-    ngx_event_t                    timer;
-    ngx_msec_t                     timer_at;      /* when it fires */
-    ngx_msec_t                     replied;       /* the last reply */
-    ngx_event_t                    retry;
-    ngx_msec_t                     backoff;
-    ngx_log_t                      log;           /* for nginx's own lines */
-
-    ngx_http_admin_redis_state_e   state;
-    unsigned                       connected:1;
-    unsigned                       outage:1;
-
-    /* with Sentinel */
-    unsigned                       asking:1;      /* talks to a Sentinel */
-    unsigned                       known:1;       /* the master's address */
-    unsigned                       subscriber:1;  /* is "sub" of "main" */
-    ngx_uint_t                     sentinel;      /* the one to ask next */
-    ngx_uint_t                     asked;         /* in vain, this round */
-    ngx_addr_t                     master;
-    ngx_sockaddr_t                 master_sa;
-    u_char                         master_text[NGX_SOCKADDR_STRLEN];
-    ngx_http_admin_redis_t        *sub;           /* +switch-master */
-    ngx_http_admin_redis_t        *main;
-};
-
-
-static ngx_int_t ngx_http_admin_redis_addr(ngx_conf_t *cf, ngx_str_t *text,
-    ngx_addr_t *addr);
-static ngx_int_t ngx_http_admin_redis_sentinels(ngx_conf_t *cf,
-    ngx_http_admin_redis_conf_t *rcf, ngx_str_t *value);
-static void ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd);
 static ngx_int_t ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd);
-static ngx_int_t ngx_http_admin_redis_ask(ngx_http_admin_redis_t *rd);
-static void ngx_http_admin_redis_master(void *data, redisReply *reply);
-static void ngx_http_admin_redis_role(void *data, redisReply *reply);
-static void ngx_http_admin_redis_subscribed(void *data, redisReply *reply);
-static void ngx_http_admin_redis_push(ngx_http_admin_redis_t *rd,
-    redisReply *reply);
-static ngx_int_t ngx_http_admin_redis_string(redisReply *reply,
-    const char *s);
-static void ngx_http_admin_redis_ready(ngx_http_admin_redis_t *rd);
 static ngx_http_admin_redis_t *ngx_http_admin_redis_create(
     ngx_cycle_t *cycle, ngx_http_admin_redis_conf_t *rcf);
 static void ngx_http_admin_redis_free(ngx_http_admin_redis_t *rd);
-static void ngx_http_admin_redis_ok(void *data, redisReply *reply);
 static void ngx_http_admin_redis_pong(void *data, redisReply *reply);
 static ngx_int_t ngx_http_admin_redis_status(ngx_http_admin_redis_t *rd,
     redisReply *reply, const char *expect);
-static void ngx_http_admin_redis_fail(ngx_http_admin_redis_t *rd,
-    ngx_err_t err, const char *why);
-static void ngx_http_admin_redis_close(ngx_http_admin_redis_t *rd);
 static ngx_int_t ngx_http_admin_redis_test_connect(ngx_http_admin_redis_t *rd,
     ngx_connection_t *c);
 static void ngx_http_admin_redis_write_handler(ngx_event_t *wev);
@@ -132,10 +58,6 @@ static ngx_int_t ngx_http_admin_redis_dispatch(ngx_http_admin_redis_t *rd,
 static void ngx_http_admin_redis_timeout(ngx_event_t *ev);
 static void ngx_http_admin_redis_reconnect(ngx_event_t *ev);
 static void ngx_http_admin_redis_arm(ngx_http_admin_redis_t *rd);
-static ngx_int_t ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd,
-    ngx_str_t *argv, ngx_uint_t argc, ngx_msec_t timeout,
-    ngx_http_admin_reply_pt handler, void *data,
-    ngx_http_admin_waiter_t **waiter);
 static ngx_http_admin_waiter_t *ngx_http_admin_redis_late(
     ngx_http_admin_redis_t *rd);
 static ngx_int_t ngx_http_admin_redis_reserve(ngx_http_admin_redis_t *rd,
@@ -296,262 +218,6 @@ ngx_http_admin_redis_free(ngx_http_admin_redis_t *rd)
 
 
 /*
- * admin_gate_redis host:port | unix:/path [db=N] [password=P] [username=U]
- * admin_gate_redis sentinel=host:port[,host:port...] master=NAME
- *                  [sentinel_password=P] [db=N] [password=P] [username=U]
- * Host names are resolved here, at configuration time, never in a worker.
- */
-
-char *
-ngx_http_admin_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_admin_srv_conf_t *ascf = conf;
-
-    ngx_str_t                    *value;
-    ngx_uint_t                    i;
-    ngx_http_admin_main_conf_t   *amcf;
-    ngx_http_admin_redis_conf_t  *rcf, **rcfp;
-
-    if (ascf->redis != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    rcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_admin_redis_conf_t));
-    if (rcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    rcf->db = -1;
-
-    value = cf->args->elts;
-
-    i = 1;
-
-    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '=')
-        == NULL)
-    {
-        if (ngx_http_admin_redis_addr(cf, &value[1], &rcf->addr) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        i = 2;
-    }
-
-    for ( /* void */ ; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            rcf->db = ngx_atoi(value[i].data + 3, value[i].len - 3);
-
-            if (rcf->db == NGX_ERROR) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid redis database \"%V\"",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "password=", 9) == 0
-            && value[i].len > 9)
-        {
-            rcf->password.data = value[i].data + 9;
-            rcf->password.len = value[i].len - 9;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "username=", 9) == 0
-            && value[i].len > 9)
-        {
-            rcf->username.data = value[i].data + 9;
-            rcf->username.len = value[i].len - 9;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "sentinel=", 9) == 0
-            && value[i].len > 9 && rcf->addr.name.len == 0
-            && rcf->sentinels == NULL)
-        {
-            if (ngx_http_admin_redis_sentinels(cf, rcf, &value[i])
-                != NGX_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "master=", 7) == 0
-            && value[i].len > 7)
-        {
-            rcf->master.data = value[i].data + 7;
-            rcf->master.len = value[i].len - 7;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "sentinel_password=", 18) == 0
-            && value[i].len > 18)
-        {
-            rcf->sentinel_password.data = value[i].data + 18;
-            rcf->sentinel_password.len = value[i].len - 18;
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (rcf->username.len && rcf->password.len == 0) {
-        return "has \"username=\" without \"password=\"";
-    }
-
-    if (rcf->sentinels == NULL
-        && (rcf->master.len || rcf->sentinel_password.len))
-    {
-        return "has \"master=\" or \"sentinel_password=\" without "
-               "\"sentinel=\"";
-    }
-
-    if (rcf->sentinels && rcf->master.len == 0) {
-        return "has \"sentinel=\" without \"master=\"";
-    }
-
-    if (rcf->sentinels == NULL && rcf->addr.name.len == 0) {
-        return "has neither an address nor \"sentinel=\"";
-    }
-
-    if (rcf->sentinels) {
-        /* in the logs, the master is its name */
-        rcf->addr.name = rcf->master;
-    }
-
-    /*
-     * the Redis, as revocations remember it across workers and reloads:
-     * with Sentinel, the master's name, wherever it runs
-     */
-
-    ngx_crc32_init(rcf->rid);
-
-    if (rcf->sentinels) {
-        ngx_crc32_update(&rcf->rid, (u_char *) "sentinel:", 9);
-    }
-
-    ngx_crc32_update(&rcf->rid, rcf->addr.name.data, rcf->addr.name.len);
-    ngx_crc32_update(&rcf->rid, (u_char *) &rcf->db, sizeof(ngx_int_t));
-    ngx_crc32_final(rcf->rid);
-
-    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_admin_module);
-
-    if (ngx_http_admin_revoke_zone(cf, amcf) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    rcfp = ngx_array_push(&amcf->redis);
-    if (rcfp == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *rcfp = rcf;
-    ascf->redis = rcf;
-
-    return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_admin_redis_addr(ngx_conf_t *cf, ngx_str_t *text, ngx_addr_t *addr)
-{
-    ngx_url_t  u;
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url = *text;
-    u.default_port = 6379;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        if (u.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in redis address \"%V\"", u.err, &u.url);
-        }
-
-        return NGX_ERROR;
-    }
-
-    if (u.naddrs == 0 || u.uri.len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid redis address \"%V\"", &u.url);
-        return NGX_ERROR;
-    }
-
-    *addr = u.addrs[0];
-
-    return NGX_OK;
-}
-
-
-/* sentinel=host:port[,host:port...], default port 26379 */
-
-static ngx_int_t
-ngx_http_admin_redis_sentinels(ngx_conf_t *cf,
-    ngx_http_admin_redis_conf_t *rcf, ngx_str_t *value)
-{
-    u_char      *p, *last, *comma;
-    ngx_url_t    u;
-    ngx_addr_t  *addr;
-
-    rcf->sentinels = ngx_array_create(cf->pool, 3, sizeof(ngx_addr_t));
-    if (rcf->sentinels == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = value->data + 9;
-    last = value->data + value->len;
-
-    while (p < last) {
-        comma = ngx_strlchr(p, last, ',');
-
-        if (comma == NULL) {
-            comma = last;
-        }
-
-        ngx_memzero(&u, sizeof(ngx_url_t));
-
-        u.url.data = p;
-        u.url.len = comma - p;
-        u.default_port = 26379;
-
-        if (u.url.len == 0 || ngx_parse_url(cf->pool, &u) != NGX_OK
-            || u.naddrs == 0 || u.uri.len)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid sentinel address \"%V\"%s%s",
-                               &u.url, u.err ? ": " : "",
-                               u.err ? u.err : "");
-            return NGX_ERROR;
-        }
-
-        addr = ngx_array_push(rcf->sentinels);
-        if (addr == NULL) {
-            return NGX_ERROR;
-        }
-
-        *addr = u.addrs[0];
-
-        p = comma + 1;
-    }
-
-    if (rcf->sentinels->nelts == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", value);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
  * Queues a command.  NGX_DECLINED: Redis is down, nothing was queued.
  * The handler gets the reply, or NULL on failure, or when "timeout" (if
  * not 0) has passed first; "*waiter" (if given) stays valid until then,
@@ -606,7 +272,7 @@ ngx_http_admin_redis_own(ngx_http_admin_waiter_t *waiter)
  * a Sentinel to ask for it (the subscription always to a Sentinel).
  */
 
-static void
+void
 ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
 {
     ngx_int_t                     rc;
@@ -695,7 +361,7 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
     ngx_http_admin_redis_conf_t  *rcf;
 
     if (rd->asking || rd->subscriber) {
-        return ngx_http_admin_redis_ask(rd);
+        return ngx_http_admin_sentinel_ask(rd);
     }
 
     rcf = rd->conf;
@@ -742,7 +408,7 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
         ngx_str_set(&argv[0], "ROLE");
 
         return ngx_http_admin_redis_queue(rd, argv, 1, 0,
-                                          ngx_http_admin_redis_role, rd,
+                                          ngx_http_admin_sentinel_role, rd,
                                           NULL);
     }
 
@@ -753,254 +419,9 @@ ngx_http_admin_redis_handshake(ngx_http_admin_redis_t *rd)
 }
 
 
-/*
- * To a Sentinel: AUTH sentinel_password, then SENTINEL
- * get-master-addr-by-name, or for the subscription SUBSCRIBE
- * +switch-master.
- */
-
-static ngx_int_t
-ngx_http_admin_redis_ask(ngx_http_admin_redis_t *rd)
-{
-    ngx_str_t                     argv[3];
-    ngx_http_admin_redis_conf_t  *rcf;
-
-    rcf = rd->conf;
-
-    if (rcf->sentinel_password.len) {
-        ngx_str_set(&argv[0], "AUTH");
-        argv[1] = rcf->sentinel_password;
-
-        if (ngx_http_admin_redis_queue(rd, argv, 2, 0,
-                                       ngx_http_admin_redis_ok, rd, NULL)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    if (rd->subscriber) {
-        ngx_str_set(&argv[0], "SUBSCRIBE");
-        ngx_str_set(&argv[1], "+switch-master");
-
-        return ngx_http_admin_redis_queue(rd, argv, 2, 0,
-                                          ngx_http_admin_redis_subscribed,
-                                          rd, NULL);
-    }
-
-    ngx_str_set(&argv[0], "SENTINEL");
-    ngx_str_set(&argv[1], "get-master-addr-by-name");
-    argv[2] = rcf->master;
-
-    return ngx_http_admin_redis_queue(rd, argv, 3, 0,
-                                      ngx_http_admin_redis_master, rd, NULL);
-}
-
-
-/*
- * The Sentinel's answer: the master's address, ["ip", "port"]; it is
- * connected to at once.  Anything else: the next Sentinel is asked.
- */
-
-static void
-ngx_http_admin_redis_master(void *data, redisReply *reply)
-{
-    ngx_http_admin_redis_t  *rd = data;
-
-    size_t                len;
-    ngx_int_t             port;
-    redisReply          **e;
-    struct sockaddr_in   *sin;
-    u_char                ip[NGX_SOCKADDR_STRLEN];
-#if (NGX_HAVE_INET6)
-    struct sockaddr_in6  *sin6;
-#endif
-
-    if (reply == NULL) {
-        return;
-    }
-
-    e = reply->element;
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
-        || e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING
-        || e[0]->len == 0 || e[0]->len >= sizeof(ip))
-    {
-        ngx_http_admin_redis_fail(rd, 0, "the sentinel does not know the "
-                                  "master");
-        return;
-    }
-
-    port = ngx_atoi((u_char *) e[1]->str, e[1]->len);
-
-    if (port < 1 || port > 65535) {
-        ngx_http_admin_redis_fail(rd, 0, "invalid sentinel reply");
-        return;
-    }
-
-    len = e[0]->len;
-    ngx_memcpy(ip, e[0]->str, len);
-    ip[len] = '\0';
-
-    ngx_memzero(&rd->master_sa, sizeof(ngx_sockaddr_t));
-
-    sin = &rd->master_sa.sockaddr_in;
-
-    if (inet_pton(AF_INET, (char *) ip, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((in_port_t) port);
-        rd->master.socklen = sizeof(struct sockaddr_in);
-
-#if (NGX_HAVE_INET6)
-    } else if (inet_pton(AF_INET6, (char *) ip,
-                         &rd->master_sa.sockaddr_in6.sin6_addr) == 1)
-    {
-        sin6 = &rd->master_sa.sockaddr_in6;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((in_port_t) port);
-        rd->master.socklen = sizeof(struct sockaddr_in6);
-#endif
-
-    } else {
-        ngx_http_admin_redis_fail(rd, 0, "invalid sentinel reply");
-        return;
-    }
-
-    rd->master.sockaddr = &rd->master_sa.sockaddr;
-    rd->master.name.data = rd->master_text;
-    rd->master.name.len = ngx_sock_ntop(rd->master.sockaddr,
-                                        rd->master.socklen, rd->master_text,
-                                        NGX_SOCKADDR_STRLEN, 1);
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "admin redis: sentinel says master \"%V\" is at %V",
-                   &rd->conf->master, &rd->master.name);
-
-    /* this Sentinel answered: it is asked first next time */
-
-    rd->known = 1;
-    rd->asked = 0;
-
-    ngx_http_admin_redis_close(rd);
-    ngx_http_admin_redis_connect(rd);
-}
-
-
-/* ROLE: ["master", ...] is the one; anything else, Sentinel is asked */
-
-static void
-ngx_http_admin_redis_role(void *data, redisReply *reply)
-{
-    ngx_http_admin_redis_t  *rd = data;
-
-    if (reply == NULL) {
-        return;
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
-        || ngx_http_admin_redis_string(reply->element[0], "master")
-           != NGX_OK)
-    {
-        ngx_http_admin_redis_fail(rd, 0, "not a master");
-        return;
-    }
-
-    ngx_http_admin_redis_ready(rd);
-}
-
-
-/* ["subscribe", "+switch-master", 1]: the subscription is on */
-
-static void
-ngx_http_admin_redis_subscribed(void *data, redisReply *reply)
-{
-    ngx_http_admin_redis_t  *rd = data;
-
-    if (reply == NULL) {
-        return;
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
-        || ngx_http_admin_redis_string(reply->element[0], "subscribe")
-           != NGX_OK)
-    {
-        ngx_http_admin_redis_fail(rd, 0, "subscription refused");
-        return;
-    }
-
-    rd->state = NGX_HTTP_ADMIN_REDIS_READY;
-    rd->backoff = NGX_HTTP_ADMIN_REDIS_BACKOFF_MIN;
-}
-
-
-/*
- * A message of the subscription: ["message", "+switch-master",
- * "<name> <old ip> <old port> <new ip> <new port>"].  A failover of our
- * master ends the connection to the old one; the next asks a Sentinel.
- */
-
-static void
-ngx_http_admin_redis_push(ngx_http_admin_redis_t *rd, redisReply *reply)
-{
-    redisReply              *msg;
-    ngx_str_t               *name;
-    ngx_http_admin_redis_t  *conn;
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
-        || ngx_http_admin_redis_string(reply->element[0], "message")
-           != NGX_OK)
-    {
-        return;
-    }
-
-    msg = reply->element[2];
-    name = &rd->conf->master;
-
-    if (msg->type != REDIS_REPLY_STRING
-        || msg->len <= name->len
-        || msg->str[name->len] != ' '
-        || ngx_strncmp(msg->str, name->data, name->len) != 0)
-    {
-        return;
-    }
-
-    conn = rd->main;
-
-    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                  "admin gate redis \"%V\": the sentinels announce a new "
-                  "master", name);
-
-    conn->known = 0;
-
-    if (conn->state == NGX_HTTP_ADMIN_REDIS_DOWN) {
-        return;
-    }
-
-    ngx_http_admin_redis_fail(conn, 0, "the master changed");
-}
-
-
-static ngx_int_t
-ngx_http_admin_redis_string(redisReply *reply, const char *s)
-{
-    size_t  len;
-
-    len = ngx_strlen(s);
-
-    if ((reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS)
-        || reply->len != len
-        || ngx_strncmp(reply->str, s, len) != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 /* AUTH and SELECT answer +OK */
 
-static void
+void
 ngx_http_admin_redis_ok(void *data, redisReply *reply)
 {
     ngx_http_admin_redis_t  *rd = data;
@@ -1024,7 +445,7 @@ ngx_http_admin_redis_pong(void *data, redisReply *reply)
 }
 
 
-static void
+void
 ngx_http_admin_redis_ready(ngx_http_admin_redis_t *rd)
 {
     rd->state = NGX_HTTP_ADMIN_REDIS_READY;
@@ -1088,7 +509,7 @@ ngx_http_admin_redis_status(ngx_http_admin_redis_t *rd, redisReply *reply,
  * the state is settled, since their handlers may queue new commands.
  */
 
-static void
+void
 ngx_http_admin_redis_fail(ngx_http_admin_redis_t *rd, ngx_err_t err,
     const char *why)
 {
@@ -1185,7 +606,7 @@ ngx_http_admin_redis_fail(ngx_http_admin_redis_t *rd, ngx_err_t err,
 
 /* closes the socket and forgets what was unsent or half read */
 
-static void
+void
 ngx_http_admin_redis_close(ngx_http_admin_redis_t *rd)
 {
     if (rd->peer.connection) {
@@ -1417,7 +838,7 @@ ngx_http_admin_redis_dispatch(ngx_http_admin_redis_t *rd, redisReply *reply)
 
     if (w == NULL && rd->subscriber && rd->state == NGX_HTTP_ADMIN_REDIS_READY)
     {
-        ngx_http_admin_redis_push(rd, reply);
+        ngx_http_admin_sentinel_push(rd, reply);
         return (rd->peer.connection == c) ? NGX_OK : NGX_ERROR;
     }
 
@@ -1597,7 +1018,7 @@ ngx_http_admin_redis_arm(ngx_http_admin_redis_t *rd)
  * and a waiter for its reply.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_admin_redis_queue(ngx_http_admin_redis_t *rd, ngx_str_t *argv,
     ngx_uint_t argc, ngx_msec_t timeout, ngx_http_admin_reply_pt handler,
     void *data, ngx_http_admin_waiter_t **waiter)
