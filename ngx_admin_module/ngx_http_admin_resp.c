@@ -138,8 +138,14 @@ ngx_http_admin_resp_simple(ngx_http_admin_resp_t *rr, u_char *p,
     u_char  *q;
     size_t   n;
 
+    /*
+     * hiredis holds nothing: no bytes, and no task, or only the empty one
+     * it leaves after it has read a reply
+     */
+
     if (rr->reader->pos != rr->reader->len
-        || rr->reader->ridx != -1
+        || (rr->reader->ridx != -1
+            && !(rr->reader->ridx == 0 && rr->reader->rstack[0].type == -1))
         || rr->reader->err
         || last - p < 3)
     {
@@ -170,7 +176,11 @@ ngx_http_admin_resp_simple(ngx_http_admin_resp_t *rr, u_char *p,
         n = n * 10 + (*q - '0');
     }
 
-    if (q == p + 1 || q - p > 6 || last - q < 2 || q[0] != CR || q[1] != LF) {
+    /* hiredis refuses a length with a leading zero: so does this */
+
+    if (q == p + 1 || q - p > 6 || (p[1] == '0' && q != p + 2)
+        || last - q < 2 || q[0] != CR || q[1] != LF)
+    {
         return NGX_DECLINED;
     }
 
@@ -207,7 +217,11 @@ ngx_http_admin_resp_line(u_char *p, u_char *last, redisReply *reply,
 
     q = memchr(p + 1, CR, len);
 
-    if (q == NULL || q + 1 == last || q[1] != LF) {
+    /* a bare LF in the line: hiredis 1.1 refuses it, 0.14 does not */
+
+    if (q == NULL || q + 1 == last || q[1] != LF
+        || memchr(p + 1, LF, q - p - 1) != NULL)
+    {
         return NGX_DECLINED;
     }
 
