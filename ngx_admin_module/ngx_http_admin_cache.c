@@ -336,28 +336,29 @@ ngx_http_admin_cache_get(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 
 
 /*
- * The zone's and the flights' index of a token: its SipHash, and its
- * appservice user's, under the key of the server's namespace (made by
- * ngx_http_admin_cache_init_process()), each part after its length.
+ * The zone's and the flights' index of a token: the SipHash of the token,
+ * or of the token, a NUL and the appservice user (a token never holds a
+ * NUL), under the key of the server's namespace (made by
+ * ngx_http_admin_cache_init_process()).
  */
 
 static void
 ngx_http_admin_cache_hash(ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_srv_conf_t *ascf)
 {
-    uint32_t   lens[2];
-    ngx_str_t  parts[3];
+    ngx_str_t   parts[3];
+    ngx_uint_t  n;
 
-    lens[0] = (uint32_t) ctx->token.len;
-    lens[1] = ctx->as_user.data ? (uint32_t) ctx->as_user.len + 1 : 0;
+    parts[0] = ctx->token;
+    n = 1;
 
-    parts[0].data = (u_char *) lens;
-    parts[0].len = sizeof(lens);
-    parts[1] = ctx->token;
-    parts[2].data = ctx->as_user.data;
-    parts[2].len = ctx->as_user.data ? ctx->as_user.len : 0;
+    if (ctx->as_user.data != NULL) {
+        ngx_str_set(&parts[1], "\0");
+        parts[2] = ctx->as_user;
+        n = 3;
+    }
 
-    ngx_http_admin_siphash(ascf->hash_key, parts, 3, ctx->hash);
+    ngx_http_admin_siphash(ascf->hash_key, parts, n, ctx->hash);
 
     ctx->hashed = 1;
 }

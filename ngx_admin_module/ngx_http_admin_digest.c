@@ -119,8 +119,8 @@ ngx_http_admin_siphash(const u_char *key, ngx_str_t *parts, ngx_uint_t n,
     ngx_uint_t             i, r;
     ngx_http_admin_sip_t   sip;
 
-    ngx_memcpy(&k0, key, 8);
-    ngx_memcpy(&k1, key + 8, 8);
+    k0 = ngx_http_admin_sip_word(key);
+    k1 = ngx_http_admin_sip_word(key + 8);
 
     sip.v[0] = k0 ^ 0x736f6d6570736575;
     sip.v[1] = k1 ^ 0x646f72616e646f6d ^ 0xee;

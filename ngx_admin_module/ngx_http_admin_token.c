@@ -36,6 +36,18 @@ static ngx_int_t ngx_http_admin_token_unescape(ngx_pool_t *pool,
 
 
 static ngx_str_t  ngx_http_admin_access_token = ngx_string("access_token");
+
+/* the lowercase hex of every byte, "00" to "ff" */
+static const u_char  ngx_http_admin_hex_pairs[] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 static ngx_str_t  ngx_http_admin_user_id = ngx_string("user_id");
 
 
@@ -56,7 +68,6 @@ ngx_http_admin_token_extract(ngx_pool_t *pool, ngx_str_t *headers,
     u_char                  *p, *last;
     ngx_http_admin_arg_t     arg, *query;
     ngx_http_admin_arg_t     qarg;
-    ngx_http_admin_token_e   rc;
 
     ngx_memzero(out, sizeof(ngx_http_admin_token_t));
 
@@ -109,23 +120,20 @@ ngx_http_admin_token_extract(ngx_pool_t *pool, ngx_str_t *headers,
             return NGX_HTTP_ADMIN_TOKEN_TOO_MANY;
         }
 
-        rc = ngx_http_admin_token_bearer(&headers[0], &out->token);
-        if (rc != NGX_HTTP_ADMIN_TOKEN_OK) {
-            return rc;
-        }
+        /* checked as the "Bearer" header is read */
 
-    } else {
+        return ngx_http_admin_token_bearer(&headers[0], &out->token);
+    }
 
-        if (query == NULL) {
-            return NGX_HTTP_ADMIN_TOKEN_MISSING;
-        }
+    if (query == NULL) {
+        return NGX_HTTP_ADMIN_TOKEN_MISSING;
+    }
 
-        if (ngx_http_admin_token_unescape(pool, query->eq + 1, query->end,
-                                          &out->token)
-            != NGX_OK)
-        {
-            return NGX_HTTP_ADMIN_TOKEN_NOMEM;
-        }
+    if (ngx_http_admin_token_unescape(pool, query->eq + 1, query->end,
+                                      &out->token)
+        != NGX_OK)
+    {
+        return NGX_HTTP_ADMIN_TOKEN_NOMEM;
     }
 
     if (out->token.len == 0) {
@@ -426,7 +434,7 @@ ngx_http_admin_token_key(ngx_pool_t *pool, ngx_str_t *prefix,
 {
     u_char      *p;
     ngx_str_t    in[3];
-    ngx_uint_t   n;
+    ngx_uint_t   i, n;
     u_char       md[NGX_HTTP_ADMIN_DIGEST_LEN];
 
     in[0] = *token;
@@ -452,7 +460,14 @@ ngx_http_admin_token_key(ngx_pool_t *pool, ngx_str_t *prefix,
 
     key->data = p;
     p = ngx_cpymem(p, prefix->data, prefix->len);
-    p = ngx_hex_dump(p, md, NGX_HTTP_ADMIN_DIGEST_LEN);
+
+    /* two hex digits per byte at a time: a quarter of ngx_hex_dump() */
+
+    for (i = 0; i < NGX_HTTP_ADMIN_DIGEST_LEN; i++) {
+        ngx_memcpy(p, &ngx_http_admin_hex_pairs[2 * md[i]], 2);
+        p += 2;
+    }
+
     key->len = p - key->data;
 
     return NGX_OK;
@@ -534,7 +549,8 @@ ngx_http_admin_token_hidden(ngx_http_admin_arg_t *arg)
 static ngx_http_admin_token_e
 ngx_http_admin_token_bearer(ngx_str_t *value, ngx_str_t *token)
 {
-    u_char  *p, *last;
+    u_char      *p, *last;
+    ngx_uint_t   bad;
 
     p = value->data;
     last = p + value->len;
@@ -574,15 +590,21 @@ ngx_http_admin_token_bearer(ngx_str_t *value, ngx_str_t *token)
      * makes it one that cannot be valid)
      */
 
+    bad = 0;
+
     for ( /* void */ ; p < last; p++) {
         if (*p == ' ') {
             return NGX_HTTP_ADMIN_TOKEN_INVALID_HEADER;
         }
+
+        /* the check of ngx_http_admin_token_extract(), in the same pass */
+
+        bad |= (*p < 0x21 || *p > 0x7e);
     }
 
     token->len = p - token->data;
 
-    return NGX_HTTP_ADMIN_TOKEN_OK;
+    return bad ? NGX_HTTP_ADMIN_TOKEN_BAD : NGX_HTTP_ADMIN_TOKEN_OK;
 }
 
 
