@@ -7,9 +7,17 @@
 #                       with ASan and UBSan (Debian's nginx source)
 #   make fuzz           the libFuzzer harnesses of fuzz/, FUZZ_TIME each
 #   make run            a local demo on 127.0.0.1:8080
-#   make bench          the gate with a Redis hit against plain proxy_pass
-#   make bench-instructions  the same in instructions per request
-#                       (callgrind), not run by the tests
+#   make bench          wrk: the gate against plain proxy_pass,
+#                       auth_request (with and without proxy_cache) and
+#                       a Lua gate, cached, refused and missing tokens
+#   make bench-instructions  instructions per request of the same peers
+#                       (callgrind), a cached admin token
+#   make bench-memory   the worker's memory over a million requests with
+#                       100,000 tokens through a 1 MiB zone
+#                       (the benches are not run by the tests)
+#   make soak           mixed load through two workers while Redis,
+#                       Sentinel, Synapse and reloads fail it, checked
+#                       from both sides' records (SOAK_SECONDS, 300)
 #   make lint           clang and gcc -Wextra builds, util/style-check,
 #                       cppcheck and scan-build
 
@@ -28,8 +36,8 @@ SOURCES := config $(wildcard ngx_admin_module/*.c ngx_admin_module/*.h)
 # everything make test and make run need on a fresh Debian 12
 PACKAGES := make gcc clang clang-tools cppcheck perl nginx nginx-dev \
             libhiredis-dev libjansson-dev libssl-dev valgrind curl \
-            redis-server redis-tools libnginx-mod-http-auth-pam \
-            libnginx-mod-http-lua
+            redis-server redis-tools redis-sentinel \
+            libnginx-mod-http-auth-pam libnginx-mod-http-lua
 
 PROVE   := prove -r -I t/lib
 
@@ -79,8 +87,19 @@ run: deps
 	$(MAKE) --no-print-directory $(MODULE)
 	util/demo $(abspath $(MODULE))
 
-bench: deps
-	util/install-deps wrk
+# make bench: throughput, latency and CPU time of every peer in every
+# scenario (util/bench; util/bench-lib has the configurations), and the
+# targets.  BENCH_SECONDS (5) a run, BENCH_CONNECTIONS (32), BENCH_ROUNDS
+# (2), BENCH_PAIRS (5), BENCH_ZONE (auto, on, off), BENCH_KEEPALIVE (on),
+# BENCH_PIN (off), BENCH_KEEP (keep the files), BENCH_STRICT (a missed
+# target fails); docs/performance.md.
+BENCH_PACKAGES := make gcc perl curl nginx nginx-dev libhiredis-dev \
+                  libjansson-dev libssl-dev redis-server redis-tools wrk \
+                  libnginx-mod-http-lua lua-nginx-redis lua-nginx-string \
+                  lua-cjson
+
+bench:
+	util/install-deps $(BENCH_PACKAGES)
 	$(MAKE) --no-print-directory $(MODULE)
 	util/bench $(abspath $(MODULE))
 
@@ -115,12 +134,11 @@ fuzz:
 	BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) util/fuzz
 
 # make bench-instructions: instructions per request, counted by callgrind,
-# of plain proxy_pass and of the gate with a Redis hit, in one run, and
-# where the difference goes (util/bench-instructions); files in
+# of plain proxy_pass, the gate with a Redis hit and with a zone hit,
+# auth_request, auth_request + proxy_cache and the Lua gate, in one run,
+# and where the gate's instructions go (util/bench-instructions); files in
 # $(BUILD)/bench-instructions.  BENCH_N1, BENCH_N2 (200, 1200) requests.
-BENCH_INSTRUCTIONS_PACKAGES := make gcc perl nginx nginx-dev libhiredis-dev \
-                               libjansson-dev libssl-dev valgrind \
-                               redis-server redis-tools
+BENCH_INSTRUCTIONS_PACKAGES := $(BENCH_PACKAGES) valgrind
 
 .PHONY: bench-instructions
 
@@ -129,3 +147,35 @@ bench-instructions:
 	$(MAKE) --no-print-directory $(MODULE)
 	BENCH_DIR=$(abspath $(BUILD))/bench-instructions \
 	    util/bench-instructions $(abspath $(MODULE))
+
+# make bench-memory: the front worker's RSS, sampled while 1,000,000
+# requests cycle through 100,000 admin tokens and a 1 MiB zone
+# (util/bench-memory): start, after the warm-up, peak, end; fails unless
+# the end is within BENCH_MEMORY_BOUND (512) KiB of the level after the
+# warm-up.  BENCH_REQUESTS, BENCH_TOKENS, BENCH_ZONE_SIZE,
+# BENCH_MEMORY_SECONDS (600, the time cap).
+
+.PHONY: bench-memory
+
+bench-memory:
+	util/install-deps $(BENCH_PACKAGES)
+	$(MAKE) --no-print-directory $(MODULE)
+	util/bench-memory $(abspath $(MODULE))
+
+# make soak: SOAK_SECONDS (300) of mixed traffic through the gate with two
+# workers (wrk, util/soak-wrk.lua) while Redis is restarted, frozen and
+# failed over by Sentinel, Synapse is killed, slow and failing, and nginx
+# is reloaded (util/soak); then util/soak-check judges the records of the
+# client and of the upstream, the error log and the workers' resources
+# at rest (docs/reliability.md).  CI runs SOAK_SECONDS=60.
+SOAK_PACKAGES := make gcc perl curl nginx nginx-dev libhiredis-dev \
+                 libjansson-dev libssl-dev redis-server redis-tools \
+                 redis-sentinel wrk libnginx-mod-http-lua
+SOAK_SECONDS  ?= 300
+
+.PHONY: soak
+
+soak:
+	util/install-deps $(SOAK_PACKAGES)
+	$(MAKE) --no-print-directory $(MODULE)
+	SOAK_SECONDS=$(SOAK_SECONDS) util/soak $(abspath $(MODULE))
