@@ -6,6 +6,8 @@ package AdminTest;
 #   $t->run($conf);               # expands %%...%%, starts, waits for ports
 #   my $res = $t->get('/path', Authorization => 'Bearer x');
 #   $t->stop;                     # QUIT, then asserts on the logs
+#   $t->reload($conf);            # HUP (a new conf, or the same), waits
+#                                 # until the new workers replace the old
 #
 # Placeholders: %%TEST_GLOBALS%% (load_module, pid, error_log),
 # %%TEST_GLOBALS_HTTP%% (temp paths, access_log), %%TESTDIR%%, %%MODULE%%,
@@ -61,6 +63,12 @@ sub new {
 }
 
 sub testdir { $_[0]->{dir} }
+
+# more strings that must never reach a log (tokens of a FakeSynapse pattern)
+sub secret {
+    my ($self, @s) = @_;
+    push @{ $self->{secrets} }, @s;
+}
 
 sub port {
     my ($self, $n) = @_;
@@ -177,6 +185,38 @@ sub run {
     }
 
     return $self;
+}
+
+# nginx -s reload: writes $conf (expanded) over nginx.conf when given,
+# sends HUP to the master and waits until as many workers as it started
+# the first time have started again and as many old ones have exited.
+# False when that did not happen in time (a configuration nginx refused).
+sub reload {
+    my ($self, $conf) = @_;
+
+    $self->write_file('nginx.conf', $self->expand($conf)) if defined $conf;
+
+    my $count = sub {
+        my $log = $self->error_log;
+        return (scalar(() = $log =~ /start worker process \d+/g),
+            scalar(() = $log =~ /worker process \d+ exited/g));
+    };
+
+    my ($started, $exited) = $count->();
+
+    # the workers of the first start (and of each reload since)
+    my $workers = $self->{workers} //= $started;
+
+    kill 'HUP', $self->{pid};
+
+    my $deadline = time + 30 * $SLOW;
+    while (time < $deadline) {
+        my ($s, $e) = $count->();
+        return 1 if $s >= $started + $workers && $e >= $exited + $workers;
+        sleep 0.05;
+    }
+
+    return 0;
 }
 
 sub stop {

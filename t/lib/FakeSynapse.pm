@@ -24,6 +24,12 @@ package FakeSynapse;
 # only its first whoami (a verification that is overtaken).  Every request is appended to
 # synapse.log as one JSON line, so tests count calls and see headers.
 #
+# A family of tokens: "patterns => [ qr/^evict_\d+$/ => { user => ... } ]"
+# answers every token that matches a pattern (the first that matches) as
+# if it were in the table.  $fs->logout($token) logs a token out from then
+# on: whoami, the admin checks and the upstream answer it 401
+# M_UNKNOWN_TOKEN, as Synapse does.
+#
 # Run as a script for the demo: perl t/lib/FakeSynapse.pm PORT
 
 use strict;
@@ -59,6 +65,7 @@ sub new {
         users  => { %USERS, %{ $o{users} || {} } },
         name   => $o{name} || 'synapse',
         auth   => $o{auth} || 'legacy',
+        patterns => [ @{ $o{patterns} || [] } ],
     }, $class;
 
     $self->{log} = "$self->{dir}/$self->{name}.log";
@@ -135,6 +142,44 @@ sub upstream_requests {
 }
 
 sub clear_log { unlink $_[0]->{log} }
+
+# from now on, Synapse refuses the token (a logout): its children read the
+# file on every request
+sub logout {
+    my ($self, $token) = @_;
+
+    open my $fh, '>>', "$self->{log}.logout" or die "$self->{log}.logout: $!";
+    syswrite $fh, "$token\n";
+    close $fh;
+}
+
+sub logged_out {
+    my ($self, $token) = @_;
+
+    return 0 unless defined $token;
+
+    open my $fh, '<', "$self->{log}.logout" or return 0;
+    my @out = <$fh>;
+    close $fh;
+    chomp @out;
+
+    return scalar grep { $_ eq $token } @out;
+}
+
+# the table's entry for a token, or that of the first pattern it matches
+sub token_entry {
+    my ($self, $token) = @_;
+
+    return undef unless defined $token;
+    return $self->{tokens}{$token} if exists $self->{tokens}{$token};
+
+    my @p = @{ $self->{patterns} };
+    while (my ($re, $entry) = splice @p, 0, 2) {
+        return $entry if $token =~ $re;
+    }
+
+    return undef;
+}
 
 ###############################################################################
 
@@ -228,6 +273,10 @@ sub route {
             if $self->{auth} eq 'mas';
         return $self->admin_check($req, \%args, unescape($1));
     }
+
+    # a logged-out token: Synapse refuses it wherever it is sent
+    my ($token) = $self->token_of($req, \%args);
+    return (401, $self->unknown_token) if $self->logged_out($token);
 
     # the upstream refusing, for revocation tests
     if ($path =~ m{^/_synapse/admin/v1/status/(\d{3})$}) {
@@ -335,18 +384,12 @@ sub admin_check {
 sub caller_of {
     my ($self, $req, $args) = @_;
 
-    my ($auth) = map { $_->[1] } grep { lc $_->[0] eq 'authorization' }
-        @{ $req->{headers} };
+    my ($token) = $self->token_of($req, $args);
 
-    my $token = (defined $auth && $auth =~ /^Bearer (\S+)$/) ? $1
-        : $args->{access_token};
+    my $t = $self->token_entry($token);
 
-    my $t = defined $token ? $self->{tokens}{$token} : undef;
-
-    return (undef, undef, 401, $JSON->encode({ errcode => 'M_UNKNOWN_TOKEN',
-        error => 'Invalid access token passed.',
-        soft_logout => JSON::PP::false }))
-        unless $t;
+    return (undef, undef, 401, $self->unknown_token)
+        if !$t || $self->logged_out($token);
 
     return (undef, undef, 401, $JSON->encode({ errcode => 'M_UNKNOWN_TOKEN',
         error => 'Token is not active', soft_logout => JSON::PP::false }))
@@ -362,6 +405,23 @@ sub caller_of {
     }
 
     return ($t, $user);
+}
+
+# the token a request carries, Synapse's way
+sub token_of {
+    my ($self, $req, $args) = @_;
+
+    my ($auth) = map { $_->[1] } grep { lc $_->[0] eq 'authorization' }
+        @{ $req->{headers} };
+
+    return (defined $auth && $auth =~ /^Bearer (\S+)$/) ? $1
+        : $args->{access_token};
+}
+
+sub unknown_token {
+    return $JSON->encode({ errcode => 'M_UNKNOWN_TOKEN',
+        error => 'Invalid access token passed.',
+        soft_logout => JSON::PP::false });
 }
 
 sub parse_query {
