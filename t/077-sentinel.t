@@ -106,7 +106,7 @@ waitpid($master->{pid}, 0);
 delete $master->{pid};
 my $killed = time;
 
-wait_until(sub { sentinels_agree($replica->port) }, 30 * $S,
+wait_until(sub { sentinels_agree($replica->port) }, 30,
     'the Sentinels promote the replica');
 
 wait_until(sub { last_master() == $replica->port }, 20 * $S,
@@ -163,9 +163,13 @@ wait_until(sub { $third->cli('INFO', 'replication')
 wait_until(sub { $sentinels[0]->{cli}->('SENTINEL', 'REPLICAS', 'gate')
     =~ /\Q${\ $third->port }\E/ }, 30, 'the Sentinels know the new replica');
 
-$sentinels[0]->{cli}->('SENTINEL', 'FAILOVER', 'gate');
+# a Sentinel refuses (NOGOODSLAVE, INPROG) until it has seen the new
+# replica as fit, and within the failover-timeout of the last failover
 
-wait_until(sub { sentinels_agree($third->port) }, 30 * $S,
+wait_until(sub { $sentinels[0]->{cli}->('SENTINEL', 'FAILOVER', 'gate')
+    eq 'OK' or (sleep(0.5), 0) }, 60, 'a Sentinel starts a failover');
+
+wait_until(sub { sentinels_agree($third->port) }, 30,
     'a failover to the third Redis');
 
 wait_until(sub { $t->error_log =~ /the sentinels announce a new master/ },
