@@ -287,7 +287,10 @@ ngx_http_admin_flight_take(ngx_http_admin_ctx_t *ctx,
 
     ctx->user.data = p;
     ctx->user.len = leader->user.len;
-    p = ngx_cpymem(p, leader->user.data, leader->user.len);
+
+    if (leader->user.len) {
+        p = ngx_cpymem(p, leader->user.data, leader->user.len);
+    }
 
     if (ctx->passthrough) {
         ctx->body.data = p;

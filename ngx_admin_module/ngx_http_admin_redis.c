@@ -924,6 +924,21 @@ ngx_http_admin_redis_timeout(ngx_event_t *ev)
 
     c = rd->peer.connection;
 
+    /*
+     * Replies that wait in the socket come first: a worker that was
+     * stopped (SIGSTOP, a debugger, a long stall) may run its timers
+     * before its events, after epoll_wait() returned EINTR with the time
+     * updated; its late reading is not Redis's lateness.
+     */
+
+    if (c != NULL && rd->connected) {
+        ngx_http_admin_redis_read_handler(c->read);
+
+        if (rd->peer.connection != c || rd->head == NULL) {
+            return;
+        }
+    }
+
     while ((w = ngx_http_admin_redis_late(rd)) != NULL) {
 
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,

@@ -325,8 +325,15 @@ ngx_http_admin_zone_insert(ngx_shm_zone_t *zone, uint64_t *hash,
     an->hash = hash[1];
     an->expire = expire;
 
-    ngx_memcpy(an->data, v->user.data, v->user.len);
-    ngx_memcpy(an->data + v->user.len, v->body.data, v->body.len);
+    /* memcpy() from NULL is undefined, also for no bytes */
+
+    if (v->user.len) {
+        ngx_memcpy(an->data, v->user.data, v->user.len);
+    }
+
+    if (v->body.len) {
+        ngx_memcpy(an->data + v->user.len, v->body.data, v->body.len);
+    }
 
     ngx_rbtree_insert(&ctx->sh->rbtree, node);
     ngx_queue_insert_head(&ctx->sh->queue, &an->queue);
