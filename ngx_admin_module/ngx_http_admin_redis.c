@@ -962,6 +962,24 @@ ngx_http_admin_redis_timeout(ngx_event_t *ev)
         return;
     }
 
+    /*
+     * A timer that fires a long while after its time says that this
+     * worker, not Redis, was stopped: Redis gets a whole timeout from
+     * now, and the next firing, on time, judges it.
+     */
+
+    if ((ngx_msec_int_t) (ngx_current_msec - rd->timer_at)
+        > (ngx_msec_int_t) rd->conf->timeout / 2)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "admin redis: the timer is %M ms late, the worker "
+                       "was stalled", ngx_current_msec - rd->timer_at);
+
+        rd->replied = ngx_current_msec;
+        ngx_http_admin_redis_arm(rd);
+        return;
+    }
+
     idle = (ngx_msec_int_t) (ngx_current_msec
                              - ngx_max(rd->head->queued, rd->replied));
 
