@@ -251,25 +251,34 @@ ngx_http_admin_value_decode(ngx_str_t *in, ngx_str_t *key,
 }
 
 
-/* a decimal of at most 19 digits without leading zeros; NULL: none */
+/* a decimal without leading zeros that fits 64 bits; NULL: none */
 
 static u_char *
 ngx_http_admin_value_number(u_char *p, u_char *last, uint64_t *n)
 {
-    u_char    *start;
-    uint64_t   v;
-
-    /* 19 digits cannot overflow 64 bits, and no field of ours has more */
-
-    if (last - p > 19) {
-        last = p + 19;
-    }
+    u_char    *start, *fast;
+    uint64_t   v, d;
 
     start = p;
     v = 0;
 
-    while (p < last && *p >= '0' && *p <= '9') {
+    /* 19 digits cannot overflow 64 bits: no test for them */
+
+    fast = (last - p > 19) ? p + 19 : last;
+
+    while (p < fast && *p >= '0' && *p <= '9') {
         v = v * 10 + (*p++ - '0');
+    }
+
+    while (p < last && *p >= '0' && *p <= '9') {
+        d = *p - '0';
+
+        if (v > ((uint64_t) -1 - d) / 10) {
+            return NULL;
+        }
+
+        v = v * 10 + d;
+        p++;
     }
 
     if (p == start || (*start == '0' && p - start > 1)) {
