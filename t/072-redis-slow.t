@@ -17,7 +17,7 @@ use IO::Socket::INET;
 use POSIX qw(_exit);
 use Time::HiRes qw(sleep time);
 
-use AdminTest qw(free_port parse_response);
+use AdminTest qw(free_port parse_response read_answer);
 
 my $S = $AdminTest::SLOW;
 
@@ -71,8 +71,8 @@ for my $round (1 .. 2) {
     sleep 0.15 * $S;
     my $b = send_request('usr_tok');
 
-    my $ra = parse_response(read_all($a));
-    my $rb = parse_response(read_all($b));
+    my $ra = parse_response(read_answer($a));
+    my $rb = parse_response(read_answer($b));
 
     is($ra->{status}, 200, "first lookup: the admin passes ($round)");
     is($ra->{headers}{'x-cache'}[0], '[MISS]', "first lookup: a miss ($round)");
@@ -104,20 +104,6 @@ sub send_request {
     return $s;
 }
 
-sub read_all {
-    my ($s) = @_;
-
-    my $answer = '';
-    my $deadline = time + 10 * $S;
-
-    while (time < $deadline) {
-        last unless IO::Select->new($s)->can_read($deadline - time);
-        last unless $s->sysread(my $buf, 65536);
-        $answer .= $buf;
-    }
-
-    return $answer;
-}
 
 # answers each RESP command $delay seconds after the previous answer
 sub slow_redis {

@@ -22,7 +22,7 @@ use IO::Select;
 use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 
-use AdminTest qw(parse_response);
+use AdminTest qw(parse_response read_answer);
 use RedisServer;
 
 my $S = $AdminTest::SLOW;
@@ -133,7 +133,7 @@ my $a = send_request(1, 'usr_tok');
 sleep 0.05 * $S;
 my $b = send_request(0, 'adm_tok');
 
-my $rb = parse_response(read_all($b, 3 * $S));
+my $rb = parse_response(read_answer($b, 3 * $S));
 
 is($rb->{status}, 200, 'short deadline: the admin passes, through Synapse');
 is($rb->{headers}{'x-cache'}[0], '[ERROR]',
@@ -145,7 +145,7 @@ ok(IO::Select->new($a)->can_read(0) ? 0 : 1,
 sleep 0.3 * $S;
 $redis->resume;
 
-my $ra = parse_response(read_all($a, 10 * $S));
+my $ra = parse_response(read_answer($a, 10 * $S));
 
 is($ra->{status}, 403, 'long deadline: refused, by the verdict in Redis');
 is($ra->{headers}{'x-cache'}[0], '[HIT]',
@@ -171,7 +171,7 @@ is(cache_of(2, 'adm_tok'), '[HIT]', 'deny: the admin verdict is in Redis');
 $redis->pause;
 
 my $c = send_request(2, 'adm_tok');
-my $rc = parse_response(read_all($c, 3 * $S));
+my $rc = parse_response(read_answer($c, 3 * $S));
 
 is($rc->{status}, 503, 'deny: frozen Redis, 503');
 
@@ -208,20 +208,6 @@ sub send_request {
     return $s;
 }
 
-sub read_all {
-    my ($s, $wait) = @_;
-
-    my $answer = '';
-    my $deadline = time + $wait;
-
-    while (time < $deadline) {
-        last unless IO::Select->new($s)->can_read($deadline - time);
-        last unless $s->sysread(my $buf, 65536);
-        $answer .= $buf;
-    }
-
-    return $answer;
-}
 
 sub cache_of {
     my ($n, $tok) = @_;

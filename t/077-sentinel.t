@@ -20,7 +20,7 @@ use IO::Socket::INET;
 use POSIX qw(_exit);
 use Time::HiRes qw(sleep time);
 
-use AdminTest qw(free_port wait_port end_process);
+use AdminTest qw(free_port wait_port end_process mute_server);
 use RedisServer;
 
 plan(skip_all => 'redis-sentinel is not installed')
@@ -40,8 +40,7 @@ wait_until(sub { $replica->cli('INFO', 'replication')
     =~ /master_link_status:up/ }, 20, 'the replica is in sync');
 
 # a Sentinel that never answers, listed first: it must be skipped
-my $mute_port = free_port();
-my $mute = mute_server($mute_port);
+my ($mute_port, $mute) = mute_server();
 
 my @sentinels = map { sentinel($_) } 1 .. 3;
 my $list = join ',', "127.0.0.1:$mute_port",
@@ -280,30 +279,6 @@ END
     };
 }
 
-# accepts connections and never answers
-sub mute_server {
-    my ($port) = @_;
-
-    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-        LocalPort => $port, Listen => 64, ReuseAddr => 1)
-        or die "listen: $!";
-
-    my $pid = fork();
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        alarm(600);
-        my @held;
-        while (my $c = $listen->accept) {
-            push @held, $c;
-        }
-        _exit(0);
-    }
-
-    close $listen;
-
-    return $pid;
-}
 
 # the port of the master the gate last said it uses
 sub last_master {

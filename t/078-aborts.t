@@ -16,10 +16,9 @@ use lib 't/lib';
 use Test::More;
 use IO::Select;
 use IO::Socket::INET;
-use POSIX qw(_exit);
 use Time::HiRes qw(sleep time);
 
-use AdminTest qw(free_port parse_response end_process);
+use AdminTest qw(parse_response end_process read_answer mute_server);
 use RedisServer;
 
 my $S = $AdminTest::SLOW;
@@ -91,7 +90,7 @@ sleep 0.3 * $S;
 $redis->resume;
 
 for my $i (1, 3) {
-    my $r = parse_response(read_all($c[$i]));
+    my $r = parse_response(read_answer($c[$i]));
     is($r->{status}, 200, "Redis lookup, others left: answered ($i)");
 }
 
@@ -103,7 +102,7 @@ is(status_of('adm_tok'), 200, 'after aborts during the lookup: answered');
 sleep 0.3 * $S;
 close $c[1];
 close $c[2];
-my $r = parse_response(read_all($c[0]));
+my $r = parse_response(read_answer($c[0]));
 is($r->{status}, 200, 'verification, followers left: the leader answered');
 
 my $v = send_request('slow2_tok');
@@ -139,8 +138,8 @@ kill 'QUIT', $t->{pid};
 sleep 0.5 * $S;
 $redis->resume;
 
-my $ra = parse_response(read_all($in_redis));
-my $rb = parse_response(read_all($in_synapse));
+my $ra = parse_response(read_answer($in_redis));
+my $rb = parse_response(read_answer($in_synapse));
 
 is($ra->{status}, 403, 'quit: the lookup in flight is finished');
 is($rb->{status}, 200, 'quit: the verification in flight is finished');
@@ -172,47 +171,9 @@ sub send_request {
     return $s;
 }
 
-sub read_all {
-    my ($s) = @_;
-
-    my $answer = '';
-    my $deadline = time + 20 * $S;
-
-    while (time < $deadline) {
-        last unless IO::Select->new($s)->can_read($deadline - time);
-        last unless $s->sysread(my $buf, 65536);
-        $answer .= $buf;
-    }
-
-    return $answer;
-}
 
 sub status_of {
     my ($tok) = @_;
     return $t->get($path, Authorization => "Bearer $tok")->{status};
 }
 
-# accepts connections and never answers
-sub mute_server {
-    my $port = free_port();
-
-    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-        LocalPort => $port, Listen => 64, ReuseAddr => 1)
-        or die "listen: $!";
-
-    my $pid = fork();
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        alarm(300);
-        my @held;
-        while (my $c = $listen->accept) {
-            push @held, $c;
-        }
-        _exit(0);
-    }
-
-    close $listen;
-
-    return ($port, $pid);
-}

@@ -28,7 +28,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(free_port http parse_response wait_port log_problems
-    valgrind_command valgrind_problems end_process);
+    valgrind_command valgrind_problems end_process read_answer mute_server);
 
 my $VALGRIND = $ENV{TEST_VALGRIND};
 
@@ -401,6 +401,50 @@ sub wait_port {
 }
 
 # sends a raw request, returns the raw answer (the server closes)
+# what a socket receives until the peer closes it or $seconds pass
+sub read_answer {
+    my ($s, $seconds) = @_;
+
+    require IO::Select;
+
+    my $answer = '';
+    my $deadline = time + ($seconds // 20 * $SLOW);
+
+    while (time < $deadline) {
+        last unless IO::Select->new($s)->can_read($deadline - time);
+        last unless $s->sysread(my $buf, 65536);
+        $answer .= $buf;
+    }
+
+    return $answer;
+}
+
+# a loopback server that accepts connections and never answers (a mute
+# upstream, Sentinel or Redis): (port, pid); KILL the pid when done
+sub mute_server {
+    my $port = free_port();
+
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+        LocalPort => $port, Listen => 64, ReuseAddr => 1)
+        or die "listen: $!";
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        alarm(600);
+        my @held;
+        while (my $c = $listen->accept) {
+            push @held, $c;
+        }
+        POSIX::_exit(0);
+    }
+
+    close $listen;
+
+    return ($port, $pid);
+}
+
 sub http {
     my ($port, $raw, %o) = @_;
 
