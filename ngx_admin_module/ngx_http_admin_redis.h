@@ -59,7 +59,7 @@ struct ngx_http_admin_redis_s {
 
     ngx_event_t                    timer;
     ngx_msec_t                     timer_at;      /* when it fires */
-    ngx_msec_t                     replied;       /* the last reply */
+    ngx_msec_t                     replied;       /* last reply, or stall */
     ngx_event_t                    retry;
     ngx_msec_t                     backoff;
     ngx_log_t                      log;           /* for nginx's own lines */
