@@ -37,7 +37,7 @@ SOURCES := config $(wildcard ngx_admin_module/*.c ngx_admin_module/*.h)
 PACKAGES := make gcc clang clang-tools cppcheck perl nginx nginx-dev \
             libhiredis-dev libjansson-dev libssl-dev valgrind curl \
             redis-server redis-tools redis-sentinel \
-            libnginx-mod-http-auth-pam libnginx-mod-http-lua
+            libnginx-mod-http-auth-pam libnginx-mod-http-lua prometheus
 
 PROVE   := prove -r -I t/lib
 

@@ -7,6 +7,7 @@
 #include "ngx_http_admin_module.h"
 #include "ngx_http_admin_answer.h"
 #include "ngx_http_admin_ctx.h"
+#include "ngx_http_admin_status.h"
 #include "ngx_http_admin_token.h"
 #include "ngx_http_admin_verify.h"
 
@@ -14,7 +15,12 @@
 /*
  * What becomes of a request the gate has decided on: its answer (the
  * Matrix JSON of ngx_http_admin_json.c), or what the upstream gets.
+ * Each is counted here, once, for admin_gate_status.
  */
+
+
+static void ngx_http_admin_answer_count(ngx_http_request_t *r,
+    ngx_http_admin_verdict_e verdict);
 
 
 /* a request the gate cannot take at all: 400, Synapse's own words */
@@ -33,6 +39,8 @@ ngx_http_admin_answer_refuse(ngx_http_request_t *r)
     ctx->state = NGX_HTTP_ADMIN_STATE_DECIDED;
     ctx->verdict = NGX_HTTP_ADMIN_BAD_REQUEST;
 
+    ngx_http_admin_answer_count(r, ctx->verdict);
+
     rc = ngx_http_admin_json_send_error(r, NGX_HTTP_ADMIN_ERR_UNRECOGNIZED);
 
     ngx_http_finalize_request(r, rc);
@@ -50,6 +58,8 @@ ngx_http_admin_answer_deny(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_int_t  rc;
 
     ctx->state = NGX_HTTP_ADMIN_STATE_DECIDED;
+
+    ngx_http_admin_answer_count(r, ctx->verdict);
 
     r->connection->log->action = NULL;
 
@@ -78,6 +88,8 @@ ngx_http_admin_answer_forward(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
     u_char     *p, *q, *src;
     size_t      len;
     ngx_str_t   args;
+
+    ngx_http_admin_answer_count(r, NGX_HTTP_ADMIN_ALLOW);
 
     r->connection->log->action = NULL;
 
@@ -117,4 +129,18 @@ ngx_http_admin_answer_forward(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
     r->args = args;
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_admin_answer_count(ngx_http_request_t *r,
+    ngx_http_admin_verdict_e verdict)
+{
+    ngx_http_admin_srv_conf_t  *ascf;
+
+    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+
+    if (ascf->record != NULL) {
+        ngx_http_admin_count(&ascf->record->count[verdict]);
+    }
 }

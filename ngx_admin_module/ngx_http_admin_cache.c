@@ -14,6 +14,7 @@
 #include "ngx_http_admin_flight.h"
 #include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_revoke.h"
+#include "ngx_http_admin_status.h"
 #include "ngx_http_admin_token.h"
 #include "ngx_http_admin_value.h"
 #include "ngx_http_admin_zone.h"
@@ -78,6 +79,21 @@ static void ngx_http_admin_cache_got(void *data, redisReply *reply);
 static ngx_http_admin_cache_e ngx_http_admin_cache_read(
     ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx, ngx_str_t *value);
 static void ngx_http_admin_cache_written(void *data, redisReply *reply);
+static ngx_inline void ngx_http_admin_cache_count(
+    ngx_http_admin_main_conf_t *amcf, ngx_uint_t lookup);
+
+
+
+/* a Redis lookup's result, indexed by ngx_http_admin_cache_e */
+
+static ngx_uint_t  ngx_http_admin_cache_lookups[] = {
+    NGX_HTTP_ADMIN_LOOKUP_REDIS_ERROR,        /* none: never counted */
+    NGX_HTTP_ADMIN_LOOKUP_REDIS_HIT,          /* HIT_ZONE: never here */
+    NGX_HTTP_ADMIN_LOOKUP_REDIS_HIT,
+    NGX_HTTP_ADMIN_LOOKUP_REDIS_MISS,
+    NGX_HTTP_ADMIN_LOOKUP_REDIS_ERROR,
+    NGX_HTTP_ADMIN_LOOKUP_REDIS_REVOKED
+};
 static void ngx_http_admin_cache_connect(ngx_http_admin_redis_conf_t *rcf);
 static void ngx_http_admin_cache_mark(void *data, ngx_str_t *key,
     uint64_t expire);
@@ -186,6 +202,8 @@ ngx_http_admin_cache_lookup(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
                                         ctx->user_buf);
 
         if (rc == NGX_OK) {
+            ngx_http_admin_cache_count(amcf, NGX_HTTP_ADMIN_LOOKUP_ZONE_HIT);
+
             ctx->cache = NGX_HTTP_ADMIN_CACHE_HIT_ZONE;
             ngx_http_admin_cache_take(r, ctx, &v);
             return NGX_OK;
@@ -194,6 +212,8 @@ ngx_http_admin_cache_lookup(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
+
+        ngx_http_admin_cache_count(amcf, NGX_HTTP_ADMIN_LOOKUP_ZONE_MISS);
     }
 
     /* a leader that took over from another is in its flight already */
@@ -329,6 +349,10 @@ ngx_http_admin_cache_get(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
 
     if (rc == NGX_DECLINED) {
         ctx->cache = NGX_HTTP_ADMIN_CACHE_ERROR;
+
+        ngx_http_admin_cache_count(
+                      ngx_http_get_module_main_conf(r, ngx_http_admin_module),
+                      NGX_HTTP_ADMIN_LOOKUP_REDIS_ERROR);
     }
 
     return rc;
@@ -482,6 +506,10 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "admin cache lookup: %ui", (ngx_uint_t) ctx->cache);
+
+    ngx_http_admin_cache_count(
+                      ngx_http_get_module_main_conf(r, ngx_http_admin_module),
+                      ngx_http_admin_cache_lookups[ctx->cache]);
 
     r->read_event_handler = ngx_http_block_reading;
 
@@ -741,4 +769,16 @@ ngx_http_admin_cache_header_filter(ngx_http_request_t *r)
     }
 
     return ngx_http_admin_next_header_filter(r);
+}
+
+
+/* for admin_gate_status */
+
+static ngx_inline void
+ngx_http_admin_cache_count(ngx_http_admin_main_conf_t *amcf,
+    ngx_uint_t lookup)
+{
+    if (amcf->counters != NULL) {
+        ngx_http_admin_count(&amcf->counters->lookups[lookup]);
+    }
 }

@@ -9,6 +9,7 @@
 #include "ngx_http_admin_flight.h"
 #include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_revoke.h"
+#include "ngx_http_admin_status.h"
 
 
 static void ngx_http_admin_ctx_cleanup(void *data);
@@ -71,6 +72,7 @@ ngx_http_admin_ctx_create(ngx_http_request_t *r)
      *     ctx->subrequest = NULL;
      *     ctx->hashed = 0;
      *     ctx->leading = 0;
+     *     ctx->verifying = 0;
      */
 
     ctx->request = r;
@@ -133,6 +135,12 @@ ngx_http_admin_ctx_cleanup(void *data)
     ngx_http_admin_flight_leave(ctx);
 
     amcf = ngx_http_get_module_main_conf(ctx->request, ngx_http_admin_module);
+
+    /* a verification cut short: no longer in flight, and not timed */
+
+    if (ctx->verifying && amcf->counters != NULL) {
+        (void) ngx_atomic_fetch_add(&amcf->counters->verify_in_flight, -1);
+    }
 
     if (amcf->nfree >= NGX_HTTP_ADMIN_CTX_FREE) {
         ngx_free(ctx);

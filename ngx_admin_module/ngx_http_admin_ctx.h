@@ -76,6 +76,7 @@ struct ngx_http_admin_ctx_s {
     ngx_uint_t                 status;        /* of the subrequest */
     off_t                      received;      /* body bytes so far */
     ngx_str_t                  body;          /* of the subrequest */
+    ngx_msec_t                 verify_start;  /* for admin_gate_status */
 
     unsigned                   hashed:1;      /* hash[] is set */
     unsigned                   leading:1;     /* node is in flights */
@@ -83,6 +84,7 @@ struct ngx_http_admin_ctx_s {
     unsigned                   oversized:1;   /* ... too big to read */
     unsigned                   passthrough:1; /* answer with its reply */
     unsigned                   revoked:1;     /* its verdict revoked */
+    unsigned                   verifying:1;   /* counted in flight */
 
     ngx_http_admin_ctx_t      *next;          /* on the free list */
 

@@ -15,6 +15,7 @@
 #include "ngx_http_admin_path.h"
 #include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_revoke.h"
+#include "ngx_http_admin_status.h"
 #include "ngx_http_admin_tenant.h"
 #include "ngx_http_admin_token.h"
 #include "ngx_http_admin_variables.h"
@@ -149,6 +150,13 @@ static ngx_command_t  ngx_http_admin_commands[] = {
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_admin_srv_conf_t, failure),
       &ngx_http_admin_failures },
+
+    { ngx_string("admin_gate_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_admin_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
       ngx_null_command
 };
@@ -617,7 +625,18 @@ static ngx_int_t
 ngx_http_admin_verify(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_loc_conf_t *alcf, ngx_http_admin_state_e state)
 {
+    ngx_http_admin_main_conf_t  *amcf;
+
     ctx->state = state;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_admin_module);
+
+    if (state == NGX_HTTP_ADMIN_STATE_WHOAMI && amcf->counters != NULL) {
+        ngx_http_admin_count(&amcf->counters->verify_started);
+        ngx_http_admin_count(&amcf->counters->verify_in_flight);
+        ctx->verify_start = ngx_current_msec;
+        ctx->verifying = 1;
+    }
 
     if (ngx_http_admin_verify_start(r, ctx, &alcf->verify) != NGX_OK) {
         return NGX_ERROR;
@@ -631,8 +650,9 @@ static ngx_int_t
 ngx_http_admin_step(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     ngx_http_admin_loc_conf_t *alcf)
 {
-    ngx_http_admin_verdict_e    verdict;
-    ngx_http_admin_srv_conf_t  *ascf;
+    ngx_http_admin_verdict_e     verdict;
+    ngx_http_admin_srv_conf_t   *ascf;
+    ngx_http_admin_main_conf_t  *amcf;
 
     /*
      * until the verdict: ngx_http_admin_answer_deny() and _forward() clear it
@@ -649,6 +669,14 @@ ngx_http_admin_step(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx,
     }
 
     ctx->verdict = verdict;
+
+    if (ctx->verifying) {
+        amcf = ngx_http_get_module_main_conf(r, ngx_http_admin_module);
+
+        ngx_http_admin_status_verified(amcf->counters, ctx->verify_start,
+                                       verdict == NGX_HTTP_ADMIN_ERROR);
+        ctx->verifying = 0;
+    }
 
     ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
 
@@ -913,6 +941,10 @@ ngx_http_admin_init(ngx_conf_t *cf)
     }
 
     if (ngx_http_admin_tenant_check(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_admin_status_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -50,6 +50,8 @@ typedef struct ngx_http_admin_ctx_s         ngx_http_admin_ctx_t;
 typedef struct ngx_http_admin_redis_s       ngx_http_admin_redis_t;
 typedef struct ngx_http_admin_waiter_s      ngx_http_admin_waiter_t;
 typedef struct ngx_http_admin_redis_conf_s  ngx_http_admin_redis_conf_t;
+typedef struct ngx_http_admin_record_s      ngx_http_admin_record_t;
+typedef struct ngx_http_admin_counters_s    ngx_http_admin_counters_t;
 
 /* the connection is being made: commands queued now go first */
 typedef void (*ngx_http_admin_connect_pt)(ngx_http_admin_redis_conf_t *rcf);
@@ -69,6 +71,7 @@ struct ngx_http_admin_redis_conf_s {
     uint32_t                   rid;           /* crc32 of address and db */
     ngx_http_admin_connect_pt  connect;
     ngx_http_admin_redis_t    *redis;         /* this worker's connection */
+    ngx_http_admin_record_t   *record;        /* its counters, or NULL */
 };
 
 
@@ -78,6 +81,11 @@ typedef struct {
     ngx_shm_zone_t            *revocations;
     ngx_shm_zone_t            *zone;          /* admin_gate_cache_zone */
     time_t                     max_ttl;       /* of admin_gate_cache_ttl */
+
+    /* admin_gate_status (ngx_http_admin_status.c) */
+    ngx_flag_t                 status_on;
+    ngx_shm_zone_t            *status;
+    ngx_http_admin_counters_t *counters;      /* or NULL */
 
     /* this worker's lookups in flight, by token hash */
     ngx_rbtree_t               flights;
@@ -107,6 +115,7 @@ typedef struct {
     ngx_uint_t                    prefix_set; /* ... in this server */
     ngx_uint_t                    prefix_inherited;
     ngx_http_core_srv_conf_t     *core;
+    ngx_http_admin_record_t      *record;     /* its counters, or NULL */
 
     /* the SipHash key of its namespace, made in every worker */
     u_char                        hash_key[16];

@@ -11,6 +11,7 @@
 #include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_resp.h"
 #include "ngx_http_admin_sentinel.h"
+#include "ngx_http_admin_status.h"
 
 
 /*
@@ -520,6 +521,15 @@ ngx_http_admin_redis_fail(ngx_http_admin_redis_t *rd, ngx_err_t err,
 
     delay = rd->backoff;
 
+    /* a failover announced is no error of the connection */
+
+    if (rd->conf->record != NULL && !rd->subscriber && !rd->announced) {
+        ngx_http_admin_count(
+                     &rd->conf->record->count[NGX_HTTP_ADMIN_REDIS_ERRORS]);
+    }
+
+    rd->announced = 0;
+
     if (rd->subscriber) {
 
         /* the next Sentinel; failovers are still seen by the master's loss */
@@ -895,6 +905,11 @@ ngx_http_admin_redis_reconnect(ngx_event_t *ev)
 
     if (ngx_exiting || ngx_terminate || ngx_quit) {
         return;
+    }
+
+    if (rd->conf->record != NULL && !rd->subscriber) {
+        ngx_http_admin_count(
+                 &rd->conf->record->count[NGX_HTTP_ADMIN_REDIS_RECONNECTS]);
     }
 
     ngx_http_admin_redis_connect(rd);

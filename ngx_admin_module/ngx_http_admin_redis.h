@@ -72,6 +72,7 @@ struct ngx_http_admin_redis_s {
     unsigned                       asking:1;      /* talks to a Sentinel */
     unsigned                       known:1;       /* the master's address */
     unsigned                       subscriber:1;  /* is "sub" of "main" */
+    unsigned                       announced:1;   /* +switch-master */
     ngx_uint_t                     sentinel;      /* the one to ask next */
     ngx_uint_t                     asked;         /* in vain, this round */
     ngx_addr_t                     master;

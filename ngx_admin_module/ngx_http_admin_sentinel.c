@@ -10,6 +10,7 @@
 
 #include "ngx_http_admin_redis.h"
 #include "ngx_http_admin_sentinel.h"
+#include "ngx_http_admin_status.h"
 
 
 /*
@@ -83,8 +84,11 @@ ngx_http_admin_sentinel_master(void *data, redisReply *reply)
     ngx_http_admin_redis_t  *rd = data;
 
     size_t                len;
+    socklen_t             socklen;
     ngx_int_t             port;
+    ngx_uint_t            known;
     redisReply          **e;
+    ngx_sockaddr_t        before;
     struct sockaddr_in   *sin;
     u_char                ip[NGX_SOCKADDR_STRLEN];
 #if (NGX_HAVE_INET6)
@@ -116,6 +120,12 @@ ngx_http_admin_sentinel_master(void *data, redisReply *reply)
     len = e[0]->len;
     ngx_memcpy(ip, e[0]->str, len);
     ip[len] = '\0';
+
+    /* the master known before, if any, to tell a failover */
+
+    known = rd->master.sockaddr != NULL;
+    socklen = rd->master.socklen;
+    ngx_memcpy(&before, &rd->master_sa, sizeof(ngx_sockaddr_t));
 
     ngx_memzero(&rd->master_sa, sizeof(ngx_sockaddr_t));
 
@@ -150,6 +160,16 @@ ngx_http_admin_sentinel_master(void *data, redisReply *reply)
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "admin redis: sentinel says master \"%V\" is at %V",
                    &rd->conf->master, &rd->master.name);
+
+    if (known
+        && rd->conf->record != NULL
+        && ngx_cmp_sockaddr(&before.sockaddr, socklen, rd->master.sockaddr,
+                            rd->master.socklen, 1)
+           != NGX_OK)
+    {
+        ngx_http_admin_count(
+                  &rd->conf->record->count[NGX_HTTP_ADMIN_REDIS_FAILOVERS]);
+    }
 
     /* this Sentinel answered: it is asked first next time */
 
@@ -251,6 +271,8 @@ ngx_http_admin_sentinel_push(ngx_http_admin_redis_t *rd, redisReply *reply)
     if (conn->state == NGX_HTTP_ADMIN_REDIS_DOWN) {
         return;
     }
+
+    conn->announced = 1;
 
     ngx_http_admin_redis_fail(conn, 0, "the master changed");
 }

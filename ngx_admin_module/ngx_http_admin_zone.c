@@ -36,6 +36,8 @@ typedef struct {
     ngx_rbtree_t                rbtree;
     ngx_rbtree_node_t           sentinel;
     ngx_queue_t                 queue;
+    ngx_uint_t                  entries;
+    ngx_uint_t                  evictions;    /* before their time */
     u_char                      key[NGX_HTTP_ADMIN_HASH_KEY_LEN];
 } ngx_http_admin_shctx_t;
 
@@ -110,8 +112,10 @@ ngx_http_admin_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (name.len == sizeof("admin_gate_revocations") - 1
-        && ngx_strncmp(name.data, "admin_gate_revocations", name.len) == 0)
+    if ((name.len == sizeof("admin_gate_revocations") - 1
+         && ngx_strncmp(name.data, "admin_gate_revocations", name.len) == 0)
+        || (name.len == sizeof("admin_gate_status") - 1
+            && ngx_strncmp(name.data, "admin_gate_status", name.len) == 0))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "zone name \"%V\" is the module's own", &name);
@@ -312,6 +316,10 @@ ngx_http_admin_zone_insert(ngx_shm_zone_t *zone, uint64_t *hash,
         q = ngx_queue_last(&ctx->sh->queue);
         an = ngx_queue_data(q, ngx_http_admin_node_t, queue);
 
+        if (an->expire > now) {
+            ctx->sh->evictions++;
+        }
+
         ngx_http_admin_zone_free_locked(ctx, an);
     }
 
@@ -337,6 +345,27 @@ ngx_http_admin_zone_insert(ngx_shm_zone_t *zone, uint64_t *hash,
 
     ngx_rbtree_insert(&ctx->sh->rbtree, node);
     ngx_queue_insert_head(&ctx->sh->queue, &an->queue);
+    ctx->sh->entries++;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+/* for admin_gate_status */
+
+void
+ngx_http_admin_zone_usage(ngx_shm_zone_t *zone, ngx_http_admin_zone_usage_t *u)
+{
+    ngx_http_admin_zone_t  *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    u->size = zone->shm.size;
+    u->free = ctx->shpool->pfree * ngx_pagesize;
+    u->entries = ctx->sh->entries;
+    u->evictions = ctx->sh->evictions;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
@@ -468,6 +497,7 @@ ngx_http_admin_zone_free_locked(ngx_http_admin_zone_t *ctx,
     ngx_queue_remove(&an->queue);
     ngx_rbtree_delete(&ctx->sh->rbtree, node);
     ngx_slab_free_locked(ctx->shpool, node);
+    ctx->sh->entries--;
 }
 
 

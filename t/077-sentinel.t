@@ -79,6 +79,10 @@ http {
             internal;
             proxy_pass http://127.0.0.1:%%SYNAPSE%%\$admin_gate_verify_uri;
         }
+
+        location = /metrics {
+            admin_gate_status;
+        }
     }
 }
 END
@@ -181,6 +185,13 @@ $third->cli('FLUSHALL');
 is(cache_of('adm_tok'), '[MISS]', 'after the second failover: looked up');
 is(cache_of('adm_tok'), '[HIT]', 'and cached in the third Redis');
 is(status_of('usr_tok'), 403, 'a user is still refused');
+
+# admin_gate_status counted both failovers
+my $metrics = $t->get('/metrics')->{body};
+my ($failovers) = $metrics
+    =~ /^admin_gate_redis_failovers_total\{redis="gate"\} (\d+)$/m;
+ok(defined $failovers && $failovers >= 2,
+    'admin_gate_status: both failovers counted (' . ($failovers // '-') . ')');
 
 $t->stop;
 

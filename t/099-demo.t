@@ -1,9 +1,10 @@
 #!/usr/bin/perl
 
 # `make run`: util/demo starts nginx with the gate in front of the Synapse
-# stand-in, with a Redis of its own, and prints curl lines; each line does
-# what it says, a repeated one is a cache hit, and the demo cleans up
-# after itself when stopped.
+# stand-in, with a cache zone and a Redis of its own, and prints curl
+# lines; each line does what it says, a repeated one is a zone hit, the
+# metrics URL it prints counts them, and the demo cleans up after itself
+# when stopped.
 
 use strict;
 use warnings;
@@ -38,7 +39,7 @@ sleep 0.1 while time < $deadline && $t->read_file('demo.out') !~ /Ctrl-C/;
 
 my $text = $t->read_file('demo.out');
 my @curl = $text =~ /^  (curl .*)$/mg;
-is(scalar @curl, 3, 'the demo prints three curl lines') or diag($text);
+is(scalar @curl, 4, 'the demo prints four curl lines') or diag($text);
 
 my %expect = (
     'an admin' => qr{^HTTP/1.1 200 .*"admin":\s*true}s,
@@ -58,9 +59,20 @@ my ($admin) = grep { /demo_admin_token/ } @curl;
 `$admin 2>/dev/null`;
 $deadline = time + 5;
 sleep 0.1 while time < $deadline
-    && $t->read_file('demo.out') !~ /" 200 allow HIT \@admin:test$/m;
-like($t->read_file('demo.out'), qr/" 200 allow HIT \@admin:test$/m,
-    'demo: the second admin request is a Redis hit');
+    && $t->read_file('demo.out') !~ /" 200 allow HIT_ZONE \@admin:test$/m;
+like($t->read_file('demo.out'), qr/" 200 allow HIT_ZONE \@admin:test$/m,
+    'demo: the second admin request is a zone hit');
+
+# the metrics it prints: two admins allowed, one from the zone
+
+my ($url) = $text =~ m{^Metrics .*: (http://\S+)$}m;
+is($url, "http://127.0.0.1:$port/metrics", 'demo: prints the metrics URL');
+my $metrics = `curl -s '$url'`;
+like($metrics, qr/^admin_gate_requests_total\{server="_",verdict="allow"\} 2$/m,
+    'demo: the metrics count both admin requests');
+like($metrics,
+    qr/^admin_gate_cache_lookups_total\{tier="zone",result="hit"\} 1$/m,
+    'demo: and the zone hit');
 
 my $dir = ($text =~ m{(/tmp/admin-gate-demo\.\w+)})[0];
 
