@@ -20,6 +20,10 @@
 #                       from both sides' records (SOAK_SECONDS, 300)
 #   make lint           clang and gcc -Wextra builds, util/style-check,
 #                       cppcheck and scan-build
+#   make deb            the Debian package libnginx-mod-http-admin-gate
+#                       (pkg/debian, dh_nginx) in build/deb
+#   make test-deb       that package installed, checked, the suite run
+#                       against the installed module, then purged
 
 BUILD   ?= build
 MODULE  := $(BUILD)/gcc/objs/ngx_http_admin_module.so
@@ -37,7 +41,8 @@ SOURCES := config $(wildcard ngx_admin_module/*.c ngx_admin_module/*.h)
 PACKAGES := make gcc clang clang-tools cppcheck perl nginx nginx-dev \
             libhiredis-dev libjansson-dev libssl-dev valgrind curl \
             redis-server redis-tools redis-sentinel \
-            libnginx-mod-http-auth-pam libnginx-mod-http-lua prometheus
+            libnginx-mod-http-auth-pam libnginx-mod-http-lua prometheus \
+            openssl
 
 PROVE   := prove -r -I t/lib
 
@@ -179,3 +184,25 @@ soak:
 	util/install-deps $(SOAK_PACKAGES)
 	$(MAKE) --no-print-directory $(MODULE)
 	SOAK_SECONDS=$(SOAK_SECONDS) util/soak $(abspath $(MODULE))
+
+# make deb: the Debian package libnginx-mod-http-admin-gate, built with
+# dh_nginx from nginx-dev (util/deb, pkg/debian/) into $(BUILD)/deb; its
+# version is the one of pkg/debian/changelog.  make test-deb installs it
+# with apt-get, checks its files, symlink and dependencies and nginx -t with
+# the system's configuration, runs the suite against the installed module,
+# and purges it, also after a failure, checking that nothing is left
+# (util/test-deb).  Root only: it changes the system's nginx for a while.
+DEB_PACKAGES := build-essential debhelper dpkg-dev nginx nginx-dev \
+                libhiredis-dev libjansson-dev libssl-dev
+
+.PHONY: deb test-deb
+
+deb:
+	util/install-deps $(DEB_PACKAGES)
+	BUILD=$(BUILD) util/deb
+
+test-deb: deps
+	util/install-deps $(DEB_PACKAGES)
+	$(MAKE) --no-print-directory $(YES)
+	BUILD=$(BUILD) util/deb
+	BUILD=$(BUILD) TEST_YES_MODULE=$(abspath $(YES)) util/test-deb
