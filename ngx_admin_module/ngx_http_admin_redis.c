@@ -312,6 +312,7 @@ ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd)
 
     rd->state = NGX_HTTP_ADMIN_REDIS_CONNECTING;
     rd->connected = 0;
+    rd->refused = 0;
 
     rc = ngx_event_connect_peer(&rd->peer);
 

@@ -73,6 +73,7 @@ struct ngx_http_admin_redis_s {
     unsigned                       known:1;       /* the master's address */
     unsigned                       subscriber:1;  /* is "sub" of "main" */
     unsigned                       announced:1;   /* +switch-master */
+    unsigned                       refused:1;     /* a GET, logged */
     ngx_uint_t                     sentinel;      /* the one to ask next */
     ngx_uint_t                     asked;         /* in vain, this round */
     ngx_addr_t                     master;

@@ -192,6 +192,12 @@ ngx_http_admin_sentinel_role(void *data, redisReply *reply)
         return;
     }
 
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_admin_redis_fail(rd, 0, "ROLE refused (an ACL without "
+                                  "+role?)");
+        return;
+    }
+
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
         || ngx_http_admin_sentinel_string(reply->element[0], "master")
            != NGX_OK)

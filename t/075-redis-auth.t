@@ -2,8 +2,9 @@
 
 # Connecting to Redis: requirepass with password=, an ACL user with
 # username=, a unix socket, db=; a wrong password is an outage (answers
-# still come from Synapse) and says why; the password never reaches a
-# log; nginx -t refuses a malformed admin_gate_redis.
+# still come from Synapse) and says why; a lookup the ACL refuses is
+# logged once per connection; the password never reaches a log; nginx -t
+# refuses a malformed admin_gate_redis.
 
 use strict;
 use warnings;
@@ -29,7 +30,11 @@ my %servers = (
     2 => 'password=s3cret-pw db=3',
     3 => 'password=wrong',
     4 => '',
+    6 => 'username=alice password=alice-pw',
 );
+
+# alice's keys are gate:*: server 6's prefix is refused (NOPERM)
+my %prefix = (6 => 'other:6:');
 
 my $servers = '';
 
@@ -39,7 +44,7 @@ for my $n (sort keys %servers) {
         listen 127.0.0.1:%%PORT_$n%%;
 
         admin_gate_redis 127.0.0.1:%%REDIS%% $servers{$n};
-        admin_gate_key_prefix gate:$n:;
+        admin_gate_key_prefix ${\($prefix{$n} // "gate:$n:")};
 
         location / {
             proxy_pass http://127.0.0.1:%%SYNAPSE%%;
@@ -119,6 +124,18 @@ for my $case ([3, 'wrong password'], [4, 'no password'])
 
 like($t->error_log, qr/is unavailable: handshake refused/,
     'refused AUTH: logged');
+
+# a lookup Redis refuses (an ACL whose keys miss the prefix): Synapse
+# answers, the refusal is logged once for the connection, not per lookup
+
+for my $n (1 .. 3) {
+    my $r = get(6);
+    is($r->{status}, 200, "refused GET: the admin still passes ($n)");
+    is($r->{headers}{'x-cache'}[0], '[ERROR]', "refused GET: cache ERROR ($n)");
+}
+
+is(scalar(() = $t->error_log =~ /admin gate redis "127\.0\.0\.1:\d+" refused a lookup: NOPERM/g),
+    1, 'refused GET: logged once for the connection');
 
 $t->stop;
 
