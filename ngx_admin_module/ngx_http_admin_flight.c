@@ -184,6 +184,27 @@ ngx_http_admin_flight_leave(ngx_http_admin_ctx_t *ctx)
 }
 
 
+/*
+ * A follower runs its phases again, in state LANDED or START: woken, or
+ * before that by an event of its own connection, whose write handler runs
+ * them while it waits (more of its body may come in the same turn of the
+ * event loop as the landing).  Its wake, if still posted, must not run
+ * them once more: by then the request may be in its content handler,
+ * reading its body, and a second run of that handler would send the
+ * upstream the body read so far, and never the rest.
+ */
+
+void
+ngx_http_admin_flight_resume(ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx)
+{
+    if (ctx->wake != NULL && ctx->wake->posted) {
+        ngx_delete_posted_event(ctx->wake);
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+}
+
+
 /* the tree is keyed by the first half of the hash; the second confirms */
 
 static ngx_http_admin_ctx_t *
@@ -300,7 +321,11 @@ ngx_http_admin_flight_take(ngx_http_admin_ctx_t *ctx,
 }
 
 
-/* a posted event: the follower runs its phases again */
+/*
+ * A posted event: the follower runs its phases again, unless it has gone
+ * on already (ngx_http_admin_flight_resume() deletes the event then: this
+ * is the safety net).
+ */
 
 static void
 ngx_http_admin_flight_wake(ngx_event_t *ev)
@@ -313,7 +338,11 @@ ngx_http_admin_flight_wake(ngx_event_t *ev)
     r = ctx->request;
     c = r->connection;
 
-    r->read_event_handler = ngx_http_block_reading;
+    if (ctx->state != NGX_HTTP_ADMIN_STATE_LANDED
+        && ctx->state != NGX_HTTP_ADMIN_STATE_START)
+    {
+        return;
+    }
 
     ngx_http_set_log_request(c->log, r);
 

@@ -17,6 +17,8 @@ ngx_int_t ngx_http_admin_flight_join(ngx_http_request_t *r,
     ngx_http_admin_ctx_t *ctx);
 void ngx_http_admin_flight_land(ngx_http_admin_ctx_t *ctx);
 void ngx_http_admin_flight_leave(ngx_http_admin_ctx_t *ctx);
+void ngx_http_admin_flight_resume(ngx_http_request_t *r,
+    ngx_http_admin_ctx_t *ctx);
 void ngx_http_admin_flight_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 

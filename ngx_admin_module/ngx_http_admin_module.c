@@ -302,12 +302,14 @@ ngx_http_admin_gate(ngx_http_request_t *r)
 
     case NGX_HTTP_ADMIN_STATE_START:
         /* a follower whose leader left leads now */
+        ngx_http_admin_flight_resume(r, ctx);
         return ngx_http_admin_lookup(r, ctx, alcf);
 
     case NGX_HTTP_ADMIN_STATE_REDIS_DONE:
         return ngx_http_admin_looked_up(r, ctx, alcf);
 
     case NGX_HTTP_ADMIN_STATE_LANDED:
+        ngx_http_admin_flight_resume(r, ctx);
         return ngx_http_admin_decide(r, ctx);
 
     case NGX_HTTP_ADMIN_STATE_WHOAMI_DONE:
