@@ -5,6 +5,8 @@
 #   make test-valgrind  the same suite with nginx under memcheck
 #   make test-asan      the same suite against nginx and the module built
 #                       with ASan and UBSan (Debian's nginx source)
+#   make test-nginx-1.26  the same suite against nginx 1.26.3 (Debian 13's
+#                       release), built from source with the module
 #   make fuzz           the libFuzzer harnesses of fuzz/, FUZZ_TIME each
 #   make run            a local demo on 127.0.0.1:8080
 #   make bench          wrk: the gate against plain proxy_pass,
@@ -122,6 +124,20 @@ ASAN_PACKAGES := clang libclang-rt-14-dev llvm-14 libpcre2-dev zlib1g-dev \
 test-asan: deps
 	util/install-deps $(ASAN_PACKAGES)
 	BUILD=$(BUILD) util/asan
+
+# make test-nginx-1.26: the suite against nginx 1.26.3, the release of
+# Debian 13, and the module, built from the upstream tarball of trixie's
+# source package with the third-party modules that tests load (auth_pam,
+# ndk, lua), from trixie's sources too (util/nginx-1.26, through
+# util/nginx-source), in $(BUILD)/nginx-1.26
+NGINX_126_PACKAGES := gcc make libpcre2-dev zlib1g-dev libssl-dev \
+                      libpam0g-dev libluajit2-5.1-dev patch xz-utils
+
+.PHONY: test-nginx-1.26
+
+test-nginx-1.26: deps
+	util/install-deps $(NGINX_126_PACKAGES)
+	BUILD=$(BUILD) util/nginx-1.26
 
 # make fuzz: libFuzzer harnesses of the pure parsers (fuzz/, util/fuzz),
 # built with clang, ASan and UBSan into $(BUILD)/fuzz against the nginx

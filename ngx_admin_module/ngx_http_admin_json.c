@@ -172,6 +172,9 @@ ngx_http_admin_json_send(ngx_http_request_t *r, ngx_uint_t status,
         h->hash = 1;
         h->key = kv->key;
         h->value = kv->value;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
     }
 
     rc = ngx_http_send_header(r);

@@ -305,6 +305,9 @@ ngx_http_admin_verify_set_bearer(ngx_http_request_t *r, ngx_table_elt_t *h,
         ngx_str_set(&h->key, "Authorization");
         h->lowcase_key = (u_char *) "authorization";
         h->hash = ngx_hash_key(h->lowcase_key, h->key.len);
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
 
         r->headers_in.authorization = h;
     }

@@ -45,7 +45,9 @@ use JSON::PP;
 
 use AdminTest qw(http);
 
-my $PAM_MODULE = '/usr/lib/nginx/modules/ngx_http_auth_pam_module.so';
+# Debian's modules, or those built for the nginx under test
+my $PAM_MODULE = ($ENV{TEST_NGINX_MODULES} || '/usr/lib/nginx/modules')
+    . '/ngx_http_auth_pam_module.so';
 my $PAM_SERVICE = 'admin-gate-test-permit';
 my $PAM_FILE = "/etc/pam.d/$PAM_SERVICE";
 my $PAM_MADE;
@@ -770,11 +772,24 @@ check({ %$main, port => $t->port(2) }, {
     up => [$p],
 });
 
-check($main, {
-    name => '1000 headers, past Debian\'s max_headers 1000: refused by nginx',
-    raw => get($p, (map { "X-Pad: $_" } 1 .. 1000), $ADM),
-    status => 400, err => 'nginx', token => 'adm_tok',
-});
+# Debian's nginx has max_headers (1000 by default), a patch of its own;
+# upstream nginx has no such limit, and the token after them is found
+
+if (has_max_headers()) {
+    check($main, {
+        name => '1000 headers, past Debian\'s max_headers 1000: refused '
+            . 'by nginx',
+        raw => get($p, (map { "X-Pad: $_" } 1 .. 1000), $ADM),
+        status => 400, err => 'nginx', token => 'adm_tok',
+    });
+
+} else {
+    check($main, {
+        name => '1000 headers, nginx without max_headers: an admin passes',
+        raw => get($p, (map { "X-Pad: $_" } 1 .. 1000), $ADM),
+        status => 200, token => 'adm_tok', up => [$p],
+    });
+}
 
 ###############################################################################
 
@@ -1449,4 +1464,23 @@ http {
     }
 }
 END
+}
+
+# whether the nginx under test has Debian's max_headers directive
+
+sub has_max_headers {
+    my ($rc, $out) = AdminTest->new->test_config(<<'END');
+%%TEST_GLOBALS%%
+
+events {
+}
+
+http {
+    max_headers 1000;
+}
+END
+
+    return 1 if $rc == 0;
+    return 0 if $out =~ /unknown directive "max_headers"/;
+    die "nginx -t with max_headers: $out";
 }

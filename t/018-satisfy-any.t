@@ -19,12 +19,13 @@ use JSON::PP;
 use AdminTest;
 use Cwd ();
 
-my $MODULES = '/usr/lib/nginx/modules';
+# Debian's modules, or those built for the nginx under test
+my $MODULES = $ENV{TEST_NGINX_MODULES} || '/usr/lib/nginx/modules';
 my $YES = $ENV{TEST_YES_MODULE}
     || 'build/yes/objs/ngx_http_admin_test_yes_module.so';
 
-plan(skip_all => 'libnginx-mod-http-lua is not installed (make deps)')
-    unless -f "$MODULES/ngx_http_lua_module.so";
+plan(skip_all => "no ngx_http_lua_module.so in $MODULES (make deps installs "
+    . 'libnginx-mod-http-lua)') unless -f "$MODULES/ngx_http_lua_module.so";
 plan(skip_all => "no test module at $YES (make test builds it)")
     unless -f $YES;
 
