@@ -374,6 +374,7 @@ ngx_http_admin_status_handler(ngx_http_request_t *r)
     u_char                        *p;
     size_t                         size;
     ngx_int_t                      rc;
+    ngx_str_t                     *name, zone;
     ngx_buf_t                     *b;
     ngx_uint_t                     i, v, k;
     ngx_chain_t                    out;
@@ -510,6 +511,17 @@ ngx_http_admin_status_handler(ngx_http_request_t *r)
     if (amcf->zone != NULL) {
         ngx_http_admin_zone_usage(amcf->zone, &u);
 
+        name = &amcf->zone->shm.name;
+
+        zone.data = ngx_pnalloc(r->pool, 2 * name->len);
+        if (zone.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        zone.len = ngx_http_admin_status_label(zone.data, name->data,
+                                               name->len)
+                   - zone.data;
+
         p = ngx_sprintf(p, "# HELP admin_gate_zone_size_bytes Size of the "
                            "admin_gate_cache_zone.\n"
                            "# TYPE admin_gate_zone_size_bytes gauge\n"
@@ -529,10 +541,8 @@ ngx_http_admin_status_handler(ngx_http_request_t *r)
                            "counter\n"
                            "admin_gate_zone_evictions_total{zone=\"%V\"} "
                            "%ui\n",
-                        &amcf->zone->shm.name, u.size,
-                        &amcf->zone->shm.name, u.free,
-                        &amcf->zone->shm.name, u.entries,
-                        &amcf->zone->shm.name, u.evictions);
+                        &zone, u.size, &zone, u.free, &zone, u.entries,
+                        &zone, u.evictions);
     }
 
     b->last = p;
@@ -571,7 +581,8 @@ ngx_http_admin_status_size(ngx_http_admin_status_t *st)
     size = 8192 + 4 * NGX_ATOMIC_T_LEN * NGX_HTTP_ADMIN_STATUS_BUCKETS;
 
     if (st->amcf->zone != NULL) {
-        size += 1024 + 4 * st->amcf->zone->shm.name.len;
+        /* four lines, the name escaped in each */
+        size += 1024 + 8 * st->amcf->zone->shm.name.len;
     }
 
     rec = st->records.elts;
