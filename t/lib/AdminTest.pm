@@ -378,12 +378,21 @@ sub valgrind_problems {
     return @problems;
 }
 
+# a port the kernel has free now, never one this process was given before
+# (the kernel may hand a closed one out again before nginx binds it)
+my %given;
+
 sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-        Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die "port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+            LocalPort => 0, Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+            or die "port: $!";
+        my $port = $s->sockport;
+        close $s;
+        return $port unless $given{$port}++;
+    }
+
+    die "port: no free port that was not given out already";
 }
 
 sub wait_port {
