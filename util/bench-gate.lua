@@ -71,10 +71,17 @@ function _M.init(c)
 end
 
 
+-- the headers of Synapse's own JSON answers, as the module sends them:
+-- a browser UI (synapse-admin) reads an error only with the CORS ones
 local function answer(status, body)
     ngx.status = status
     ngx.header["Content-Type"] = "application/json"
     ngx.header["Content-Length"] = #body
+    ngx.header["Access-Control-Allow-Origin"] = "*"
+    ngx.header["Access-Control-Allow-Methods"] =
+        "GET, HEAD, POST, PUT, DELETE, OPTIONS"
+    ngx.header["Access-Control-Allow-Headers"] =
+        "X-Requested-With, Content-Type, Authorization, Date"
     ngx.header["Cache-Control"] = "no-cache, no-store, must-revalidate"
     ngx.print(body)
 
