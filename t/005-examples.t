@@ -290,11 +290,15 @@ sub sandbox {
     my $root = "$sandbox/root";
     my %ports;
 
+    # the module under test, which may be installed under /usr (make
+    # test-deb): put in after the paths move
     $conf =~ s{^load_module modules/ngx_http_admin_module\.so;$}
-        {load_module $module;}m;
+        {load_module %%MODULE%%;}m;
 
     $conf =~ s{(?<![\w./:-])(/(?:etc|var|run|srv|usr|opt)/[^\s;'"{}]*)}
         {$root$1}g;
+
+    $conf =~ s{^load_module %%MODULE%%;$}{load_module $module;}m;
 
     for my $path ($conf =~ m{(\Q$root\E/[^\s;'"{}]*)}g) {
         make_path(dirname($path));
