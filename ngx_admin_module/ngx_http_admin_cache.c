@@ -79,8 +79,6 @@ static void ngx_http_admin_cache_got(void *data, redisReply *reply);
 static ngx_http_admin_cache_e ngx_http_admin_cache_read(
     ngx_http_request_t *r, ngx_http_admin_ctx_t *ctx, ngx_str_t *value);
 static void ngx_http_admin_cache_written(void *data, redisReply *reply);
-static void ngx_http_admin_cache_refused(ngx_http_request_t *r,
-    redisReply *reply);
 static ngx_inline void ngx_http_admin_cache_count(
     ngx_http_admin_main_conf_t *amcf, ngx_uint_t lookup);
 
@@ -473,9 +471,10 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
 {
     ngx_http_admin_ctx_t  *ctx = data;
 
-    ngx_str_t            value;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_str_t                   value;
+    ngx_connection_t           *c;
+    ngx_http_request_t         *r;
+    ngx_http_admin_srv_conf_t  *ascf;
 
     r = ctx->request;
     c = r->connection;
@@ -488,7 +487,8 @@ ngx_http_admin_cache_got(void *data, redisReply *reply)
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
         ctx->cache = NGX_HTTP_ADMIN_CACHE_ERROR;
-        ngx_http_admin_cache_refused(r, reply);
+        ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
+        ngx_http_admin_redis_refused(ascf->redis, c->log, reply);
 
     } else if (reply->type == REDIS_REPLY_STRING
                && reply->len == ngx_http_admin_revoked.len
@@ -611,34 +611,6 @@ miss:
                   tag, why);
 
     return NGX_HTTP_ADMIN_CACHE_MISS;
-}
-
-
-/*
- * Redis answered a GET with an error, such as NOPERM from an ACL whose
- * key pattern misses the prefix: logged once per connection, since every
- * lookup would say it again (the lookups fall back as in an outage).
- */
-
-static void
-ngx_http_admin_cache_refused(ngx_http_request_t *r, redisReply *reply)
-{
-    ngx_http_admin_redis_t     *rd;
-    ngx_http_admin_srv_conf_t  *ascf;
-
-    ascf = ngx_http_get_module_srv_conf(r, ngx_http_admin_module);
-    rd = ascf->redis->redis;
-
-    if (rd == NULL || rd->refused) {
-        return;
-    }
-
-    rd->refused = 1;
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "admin gate redis \"%V\" refused a lookup: %*s",
-                  &ascf->redis->addr.name, ngx_min(reply->len, 200),
-                  reply->str);
 }
 
 

@@ -257,6 +257,32 @@ ngx_http_admin_redis_cancel(ngx_http_admin_waiter_t *waiter)
 
 
 /*
+ * A command answered with an error, such as NOPERM from an ACL whose key
+ * pattern misses the prefix: logged once per connection, since every
+ * lookup would say it again (the lookups fall back as in an outage).
+ */
+
+void
+ngx_http_admin_redis_refused(ngx_http_admin_redis_conf_t *rcf, ngx_log_t *log,
+    redisReply *reply)
+{
+    ngx_http_admin_redis_t  *rd;
+
+    rd = rcf->redis;
+
+    if (rd == NULL || rd->refused) {
+        return;
+    }
+
+    rd->refused = 1;
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "admin gate redis \"%V\" refused a lookup: %*s",
+                  &rcf->addr.name, ngx_min(reply->len, 200), reply->str);
+}
+
+
+/*
  * The waiter's data was ngx_alloc()ed, and its handler frees it: a worker
  * that exits before the reply frees it instead.
  */

@@ -73,7 +73,7 @@ struct ngx_http_admin_redis_s {
     unsigned                       known:1;       /* the master's address */
     unsigned                       subscriber:1;  /* is "sub" of "main" */
     unsigned                       announced:1;   /* +switch-master */
-    unsigned                       refused:1;     /* a GET, logged */
+    unsigned                       refused:1;     /* an error, logged */
     ngx_uint_t                     sentinel;      /* the one to ask next */
     ngx_uint_t                     asked;         /* in vain, this round */
     ngx_addr_t                     master;
@@ -94,6 +94,8 @@ ngx_int_t ngx_http_admin_redis_command(ngx_http_admin_redis_conf_t *rcf,
     ngx_http_admin_waiter_t **waiter);
 void ngx_http_admin_redis_cancel(ngx_http_admin_waiter_t *waiter);
 void ngx_http_admin_redis_own(ngx_http_admin_waiter_t *waiter);
+void ngx_http_admin_redis_refused(ngx_http_admin_redis_conf_t *rcf,
+    ngx_log_t *log, redisReply *reply);
 
 /* for ngx_http_admin_sentinel.c */
 void ngx_http_admin_redis_connect(ngx_http_admin_redis_t *rd);
