@@ -13,7 +13,7 @@
 #                       auth_request (with and without proxy_cache) and
 #                       a Lua gate, cached, refused and missing tokens
 #   make bench-instructions  instructions per request of the same peers
-#                       (callgrind), a cached admin token
+#                       in the same scenarios (callgrind)
 #   make bench-memory   the worker's memory over a million requests with
 #                       100,000 tokens through a 1 MiB zone
 #                       (the benches are not run by the tests)
@@ -155,10 +155,11 @@ fuzz:
 	BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) util/fuzz
 
 # make bench-instructions: instructions per request, counted by callgrind,
-# of plain proxy_pass, the gate with a Redis hit and with a zone hit,
-# auth_request, auth_request + proxy_cache and the Lua gate, in one run,
-# and where the gate's instructions go (util/bench-instructions); files in
-# $(BUILD)/bench-instructions.  BENCH_N1, BENCH_N2 (200, 1200) requests.
+# of plain proxy_pass, the gate with Redis and with the zone,
+# auth_request, auth_request + proxy_cache and the Lua gate, in the
+# scenarios of make bench, in one run, and where the gate's instructions
+# go (util/bench-instructions); files in $(BUILD)/bench-instructions.
+# BENCH_N1, BENCH_N2 (200, 1200) requests, BENCH_SCENARIOS (all).
 BENCH_INSTRUCTIONS_PACKAGES := $(BENCH_PACKAGES) valgrind
 
 .PHONY: bench-instructions
