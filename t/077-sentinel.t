@@ -16,15 +16,12 @@ use warnings;
 
 use lib 't/lib';
 use Test::More;
-use IO::Socket::INET;
 use POSIX qw(_exit);
 use Time::HiRes qw(sleep time);
 
-use AdminTest qw(free_port wait_port end_process mute_server);
+use AdminTest qw(mute_server);
 use RedisServer;
-
-plan(skip_all => 'redis-sentinel is not installed')
-    unless -x '/usr/bin/redis-sentinel' || `which redis-sentinel` =~ /\S/;
+use RedisSentinel;
 
 my $S = $AdminTest::SLOW;
 
@@ -42,9 +39,12 @@ wait_until(sub { $replica->cli('INFO', 'replication')
 # a Sentinel that never answers, listed first: it must be skipped
 my ($mute_port, $mute) = mute_server();
 
-my @sentinels = map { sentinel($_) } 1 .. 3;
+my @sentinels = map {
+    RedisSentinel->new(dir => $dir, name => "sentinel-$_",
+        master => $master->port, quorum => 2)->start
+} 1 .. 3;
 my $list = join ',', "127.0.0.1:$mute_port",
-    map { "127.0.0.1:$_->{port}" } @sentinels;
+    map { "127.0.0.1:" . $_->port } @sentinels;
 
 wait_until(sub { sentinels_agree($master->port) }, 30,
     'the Sentinels know the master');
@@ -163,13 +163,13 @@ my $third = RedisServer->new(dir => $dir, name => 'third',
 wait_until(sub { $third->cli('INFO', 'replication')
     =~ /master_link_status:up/ }, 20, 'a new replica is in sync');
 
-wait_until(sub { $sentinels[0]->{cli}->('SENTINEL', 'REPLICAS', 'gate')
+wait_until(sub { $sentinels[0]->cli('SENTINEL', 'REPLICAS', 'gate')
     =~ /\Q${\ $third->port }\E/ }, 30, 'the Sentinels know the new replica');
 
 # a Sentinel refuses (NOGOODSLAVE, INPROG) until it has seen the new
 # replica as fit, and within the failover-timeout of the last failover
 
-wait_until(sub { $sentinels[0]->{cli}->('SENTINEL', 'FAILOVER', 'gate')
+wait_until(sub { $sentinels[0]->cli('SENTINEL', 'FAILOVER', 'gate')
     eq 'OK' or (sleep(0.5), 0) }, 60, 'a Sentinel starts a failover');
 
 wait_until(sub { sentinels_agree($third->port) }, 30,
@@ -197,7 +197,7 @@ $t->stop;
 
 kill 'KILL', $mute;
 waitpid($mute, 0);
-$_->{stop}->() for @sentinels;
+$_->stop for @sentinels;
 $third->stop;
 $replica->stop;
 
@@ -238,56 +238,11 @@ sub sentinels_agree {
     my ($port) = @_;
 
     for my $s (@sentinels) {
-        my @a = $s->{cli}->('SENTINEL', 'get-master-addr-by-name', 'gate');
+        my @a = $s->cli('SENTINEL', 'get-master-addr-by-name', 'gate');
         return 0 unless @a == 2 && $a[1] eq $port;
     }
 
     return 1;
-}
-
-sub sentinel {
-    my ($n) = @_;
-
-    my $port = free_port();
-    my $file = "$dir/sentinel-$n.conf";
-
-    open my $fh, '>', $file or die "$file: $!";
-    print $fh <<"END";
-bind 127.0.0.1
-port $port
-daemonize no
-dir $dir
-logfile $dir/sentinel-$n.log
-sentinel monitor gate 127.0.0.1 ${\ $master->port } 2
-sentinel down-after-milliseconds gate 1000
-sentinel failover-timeout gate 3000
-sentinel parallel-syncs gate 1
-END
-    close $fh;
-
-    my $pid = fork();
-    die "fork: $!" unless defined $pid;
-
-    if ($pid == 0) {
-        open STDOUT, '>>', "$dir/sentinel-$n.out";
-        open STDERR, '>&', \*STDOUT;
-        exec 'redis-sentinel', $file or die "exec: $!";
-    }
-
-    wait_port($port, 10) or die "redis-sentinel did not start";
-
-    return {
-        port => $port,
-        cli => sub {
-            open my $c, '-|', 'redis-cli', '-h', '127.0.0.1', '-p', $port, @_
-                or die "redis-cli: $!";
-            my @out = <$c>;
-            close $c;
-            chomp @out;
-            return wantarray ? @out : join("\n", @out);
-        },
-        stop => sub { end_process($pid, 'TERM', 10) },
-    };
 }
 
 
