@@ -3,8 +3,9 @@
 # Connecting to Redis: requirepass with password=, an ACL user with
 # username=, a unix socket, db=; a wrong password is an outage (answers
 # still come from Synapse) and says why; a lookup the ACL refuses is
-# logged once per connection; the password never reaches a log; nginx -t
-# refuses a malformed admin_gate_redis.
+# logged once per connection; through a Sentinel, an ACL user needs
+# +role, and the log says so when it lacks it; the password never
+# reaches a log; nginx -t refuses a malformed admin_gate_redis.
 
 use strict;
 use warnings;
@@ -14,23 +15,39 @@ use Test::More;
 
 use AdminTest;
 use RedisServer;
+use RedisSentinel;
 
-my $t = AdminTest->new(secrets => ['s3cret-pw', 'alice-pw']);
+my $t = AdminTest->new(secrets => ['s3cret-pw', 'alice-pw', 'carol-pw',
+    'dave-pw']);
 
 my $redis = RedisServer->new(dir => $t->testdir, requirepass => 's3cret-pw',
     unixsocket => 1,
     extra => ['user alice on >alice-pw ~gate:* +get +set +del +ping +select',
+              'user carol on >carol-pw ~gate:* +get +set +del +ping +select',
+              'user dave on >dave-pw ~gate:* +get +set +del +ping +select'
+                  . ' +role',
               'user default on >s3cret-pw ~* +@all'])->start;
+
+# a Sentinel that names this Redis as the master "gate"
+my $sentinel = RedisSentinel->new(dir => $t->testdir, master => $redis->port,
+    extra => ['sentinel auth-pass gate s3cret-pw'])->start;
 
 my $fs = $t->synapse;
 
+my $at = '127.0.0.1:' . $redis->port;
+my $via = 'sentinel=127.0.0.1:' . $sentinel->port . ' master=gate';
+
 my %servers = (
-    0 => 'password=s3cret-pw',
-    1 => 'username=alice password=alice-pw',
-    2 => 'password=s3cret-pw db=3',
-    3 => 'password=wrong',
-    4 => '',
-    6 => 'username=alice password=alice-pw',
+    0 => "$at password=s3cret-pw",
+    1 => "$at username=alice password=alice-pw",
+    2 => "$at password=s3cret-pw db=3",
+    3 => "$at password=wrong",
+    4 => $at,
+    5 => 'unix:' . $redis->socket . ' password=s3cret-pw',
+    6 => "$at username=alice password=alice-pw",
+    # through the Sentinel, as carol (no +role) and as dave (+role)
+    7 => "$via username=carol password=carol-pw",
+    8 => "$via username=dave password=dave-pw",
 );
 
 # alice's keys are gate:*: server 6's prefix is refused (NOPERM)
@@ -43,7 +60,7 @@ for my $n (sort keys %servers) {
     server {
         listen 127.0.0.1:%%PORT_$n%%;
 
-        admin_gate_redis 127.0.0.1:%%REDIS%% $servers{$n};
+        admin_gate_redis $servers{$n};
         admin_gate_key_prefix ${\($prefix{$n} // "gate:$n:")};
 
         location / {
@@ -59,9 +76,7 @@ for my $n (sort keys %servers) {
 END
 }
 
-my $sock = $redis->socket;
-
-$t->run(<<"END" =~ s/%%REDIS%%/$redis->port/ger);
+$t->run(<<"END");
 %%TEST_GLOBALS%%
 
 worker_processes 1;
@@ -78,26 +93,11 @@ http {
     add_header X-Cache "[\$admin_gate_cache]" always;
 
 $servers
-    server {
-        listen 127.0.0.1:%%PORT_5%%;
-
-        admin_gate_redis unix:$sock password=s3cret-pw;
-        admin_gate_key_prefix gate:5:;
-
-        location / {
-            proxy_pass http://127.0.0.1:%%SYNAPSE%%;
-        }
-
-        location = /_admin_gate_verify {
-            internal;
-            proxy_pass http://127.0.0.1:%%SYNAPSE%%\$admin_gate_verify_uri;
-        }
-    }
 }
 END
 
 for my $case ([0, 'requirepass, password='], [1, 'ACL user, username='],
-    [2, 'db=3'], [5, 'unix socket'])
+    [2, 'db=3'], [5, 'unix socket'], [8, 'Sentinel, ACL user with +role'])
 {
     my ($port, $name) = @$case;
 
@@ -137,7 +137,22 @@ for my $n (1 .. 3) {
 is(scalar(() = $t->error_log =~ /admin gate redis "127\.0\.0\.1:\d+" refused a lookup: NOPERM/g),
     1, 'refused GET: logged once for the connection');
 
+# through the Sentinel, an ACL user without +role cannot confirm the
+# master with ROLE: an outage, and the log says why
+
+for my $n (1 .. 2) {
+    my $r = get(7);
+    is($r->{status}, 200, "ROLE refused: the admin still passes ($n)");
+    is($r->{headers}{'x-cache'}[0], '[ERROR]', "ROLE refused: cache ERROR ($n)");
+}
+
+like($t->error_log, qr/is unavailable: ROLE refused \(an ACL without \+role\?\)/,
+    'ROLE refused: logged as such');
+unlike($t->error_log, qr/not a master/, 'ROLE refused: not "not a master"');
+ok(!grep({ /^gate:7:/ } $redis->cli('--scan')), 'ROLE refused: nothing stored');
+
 $t->stop;
+$sentinel->stop;
 
 # configuration errors
 
