@@ -322,9 +322,8 @@ ngx_http_admin_flight_take(ngx_http_admin_ctx_t *ctx,
 
 
 /*
- * A posted event: the follower runs its phases again, unless it has gone
- * on already (ngx_http_admin_flight_resume() deletes the event then: this
- * is the safety net).
+ * A posted event: the follower runs its phases again (a follower that
+ * goes on by itself first deletes it: ngx_http_admin_flight_resume())
  */
 
 static void
@@ -337,12 +336,6 @@ ngx_http_admin_flight_wake(ngx_event_t *ev)
 
     r = ctx->request;
     c = r->connection;
-
-    if (ctx->state != NGX_HTTP_ADMIN_STATE_LANDED
-        && ctx->state != NGX_HTTP_ADMIN_STATE_START)
-    {
-        return;
-    }
 
     ngx_http_set_log_request(c->log, r);
 
